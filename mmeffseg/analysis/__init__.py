@@ -9,11 +9,12 @@ from .model_inputs import (build_model, check_shape, dataset_batches, load_confi
                            run_network, shape_batches)
 from .op_costs import CATEGORIES, COUNT_MODES, total_for_mode
 from .parts import default_parts, parameter_counts, part_totals
-from .timing import benchmark_model, format_benchmark, latency_stats
+from .timing import benchmark_model, benchmark_models, format_benchmark, latency_stats
 
 __all__ = [
     'CostCounter', 'count_macs', 'deform_attn_core_macs', 'CATEGORIES', 'COUNT_MODES',
     'total_for_mode', 'measure_model_cost', 'format_cost_table', 'benchmark_model',
+    'benchmark_models',
     'format_benchmark', 'latency_stats', 'load_config', 'build_model', 'model_family',
     'shape_batches', 'dataset_batches', 'check_shape', 'run_network', 'default_parts',
     'parameter_counts', 'part_totals', 'collect_dynamic_stats', 'summarize_dynamic_stats',

@@ -8,12 +8,15 @@ from typing import List, Optional
 import torch.nn as nn
 from mmengine.config import Config, DictAction
 
+from mmeffseg.ops import set_cpu_deform_attn
+from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
 from .model_inputs import (build_model, dataset_batches, device_of, ensure_dir, load_config,
                            model_family, shape_batches)
 
 
 def add_model_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
-    """``--checkpoint``, ``--cfg-options``, ``--device``, ``--forward``."""
+    """``--checkpoint``, ``--cfg-options``, ``--device``, ``--forward``,
+    ``--cpu-deform-attn``."""
     if not many:
         parser.add_argument('--checkpoint', help='weights to load (default: from scratch)')
     parser.add_argument(
@@ -24,6 +27,7 @@ def add_model_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
         '--forward', choices=['tensor', 'predict'], default='tensor',
         help="'tensor': the network (backbone, neck, heads) without post-processing, like "
         "mmdet/mmseg get_flops; 'predict': also the post-processing")
+    add_cpu_deform_attn_arg(parser)
 
 
 def add_input_args(parser: argparse.ArgumentParser, default_images: Optional[int] = None) -> None:
@@ -40,7 +44,12 @@ def add_input_args(parser: argparse.ArgumentParser, default_images: Optional[int
 
 def prepare(config: str, args: argparse.Namespace,
             checkpoint: Optional[str] = None) -> tuple:
-    """Load the config and build the model from parsed arguments: ``(cfg, model)``."""
+    """Load the config and build the model from parsed arguments: ``(cfg, model)``.
+
+    Also selects the CPU deformable-attention core ``args.cpu_deform_attn`` for the process.
+    """
+    if getattr(args, 'cpu_deform_attn', None):
+        set_cpu_deform_attn(args.cpu_deform_attn)
     cfg = load_config(config, args.cfg_options)
     model = build_model(cfg, checkpoint, device_of(args.device))
     return cfg, model

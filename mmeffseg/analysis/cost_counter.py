@@ -97,9 +97,12 @@ class CostCounter:
             p.untyped_storage().data_ptr()
             for p in self.model.parameters()
         }
-        # The root is not tracked: ops outside submodules are charged to OUTSIDE.
-        self._tracker = ForwardTracker(
-            ((n, m) for n, m in self.model.named_modules() if n), self._enter, self._exit)
+        # The root is not tracked: ops outside submodules are charged to OUTSIDE. A root that
+        # is itself a deformable attention is, under that name, so that its core is counted.
+        modules = [(n, m) for n, m in self.model.named_modules() if n]
+        if is_deform_attn(self.model):
+            modules.insert(0, (OUTSIDE, self.model))
+        self._tracker = ForwardTracker(modules, self._enter, self._exit)
         self._tracker.__enter__()
         self._mode = _OpDispatch(self)
         self._mode.__enter__()

@@ -1,10 +1,12 @@
 """Side-by-side efficiency report: a baseline and method configs on the same images.
 
 For every config, in one process: optionally a short training from scratch (mmengine
-``Runner``, temporary work dir) or a checkpoint, an evaluation on the test set (quality), the
-per-image FLOPs on the first N test images (:func:`~.model_cost.measure_model_cost`) and the
-latency on the same images (:func:`~.timing.benchmark_model`). Writes ``report.md``,
-``report.json`` and ``report.png`` (cost against quality).
+``Runner``, temporary work dir) or a checkpoint, an evaluation on the test set (quality) and the
+per-image FLOPs on the first N test images (:func:`~.model_cost.measure_model_cost`). Then all
+models are timed on the same images *interleaved* (:func:`~.timing.benchmark_models`: every
+repeat runs each model once), whole and per part (e.g. the pixel decoder), so latency ratios
+come from one side-by-side series. Writes ``report.md``, ``report.json`` and ``report.png``
+(cost against quality).
 """
 import copy
 import os.path as osp
@@ -12,12 +14,14 @@ import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+import torch
 from mmengine.hooks import Hook
 
 from .model_cost import measure_model_cost
 from .model_inputs import (build_model, dataset_batches, ensure_dir, load_config, model_family,
                            shape_batches)
-from .timing import benchmark_model
+from .parts import check_parts, default_parts
+from .timing import benchmark_models
 
 #: Metrics looked for, in order, when ``metric`` is not given.
 DEFAULT_METRICS = ('coco_panoptic/PQ', 'mIoU', 'coco/segm_mAP', 'coco/bbox_mAP', 'aAcc')
@@ -138,8 +142,8 @@ def _image_ids(batches: List[dict]) -> List[str]:
     return ids
 
 
-def _measure(model, cfg, shape, num_images, warmup, repeats, step) -> dict:
-    """FLOPs and latency of one model on the report's images."""
+def _measure_cost(model, cfg, shape, num_images, step) -> tuple:
+    """The report's batches for one model and its FLOPs on them."""
     if shape is not None:
         batches = shape_batches(model, model_family(cfg), shape, 1, 1)
         inputs = f'synthetic {shape[0]}x{shape[1]}'
@@ -148,9 +152,7 @@ def _measure(model, cfg, shape, num_images, warmup, repeats, step) -> dict:
         inputs = f'first {len(batches)} test image(s)'
     step(f'counting FLOPs on {inputs}')
     cost = measure_model_cost(model, batches)
-    step('timing')
-    timing = benchmark_model(model, batches, warmup, repeats)
-    return dict(inputs=inputs, image_ids=_image_ids(batches), cost=cost, timing=timing)
+    return batches, dict(inputs=inputs, image_ids=_image_ids(batches), cost=cost)
 
 
 def run_efficiency_report(baseline: str,
@@ -165,7 +167,9 @@ def run_efficiency_report(baseline: str,
                           metric: Optional[str] = None,
                           cfg_options: Optional[dict] = None,
                           seed: int = 0,
-                          log: Callable[[str], None] = print) -> dict:
+                          log: Callable[[str], None] = print,
+                          parts: Optional[Sequence[str]] = None,
+                          cpu_deform_attn: str = 'mmcv') -> dict:
     """Measure the baseline and each method config; return the JSON-ready report.
 
     Args:
@@ -184,7 +188,23 @@ def run_efficiency_report(baseline: str,
         cfg_options (dict, optional): Overrides applied to every config.
         seed (int): Training seed (the same for every config).
         log (callable): Progress printer.
+        parts (Sequence[str], optional): Parts to time besides the model's default parts
+            (backbone, pixel decoder, ...), as dotted module names.
+        cpu_deform_attn (str): CPU core of every deformable attention during the whole report
+            (training, evaluation, timing), ``'mmcv'`` or ``'gather'``; see
+            :mod:`mmeffseg.ops.deform_attn_backend`. All configs use the same one.
     """
+    from mmeffseg.ops import cpu_deform_attn as use_cpu_deform_attn
+    with use_cpu_deform_attn(cpu_deform_attn):
+        report = _run_report(baseline, methods, checkpoints, train_iters, num_images, shape,
+                             eval_images, warmup, repeats, metric, cfg_options, seed, log,
+                             parts)
+    report.update(cpu_deform_attn=cpu_deform_attn, threads=torch.get_num_threads())
+    return report
+
+
+def _run_report(baseline, methods, checkpoints, train_iters, num_images, shape, eval_images,
+                warmup, repeats, metric, cfg_options, seed, log, extra_parts) -> dict:
     configs = [baseline] + list(methods)
     if checkpoints is not None and len(checkpoints) != len(configs):
         raise ValueError(f'--checkpoints needs one entry per config ({len(configs)}: baseline '
@@ -193,7 +213,7 @@ def run_efficiency_report(baseline: str,
                    for c in (checkpoints or [None] * len(configs))]
     # Fail on a bad config before spending minutes on the ones before it.
     cfgs = [load_config(path, cfg_options) for path in configs]
-    rows = []
+    rows, models, batches, parts = [], [], [], []
     start = time.time()
     # One temporary work dir for every training/test run of the report, removed at the end.
     with tempfile.TemporaryDirectory(prefix='mmeffseg_report_') as tmp_root:
@@ -211,8 +231,11 @@ def run_efficiency_report(baseline: str,
                                                  step, osp.join(tmp_root, f'{index}_{name}'))
             else:
                 model = build_model(cfg)
-            row = _measure(model.to('cpu').eval(), cfg, shape, num_images, warmup, repeats,
-                           step)
+            model = model.to('cpu').eval()
+            model_parts = default_parts(model)
+            model_parts += [p for p in check_parts(model, extra_parts or [])
+                            if p not in model_parts]
+            model_batches, row = _measure_cost(model, cfg, shape, num_images, step)
             picked = _pick_metric(metrics, metric)
             row.update(
                 name=name, config=path, role='baseline' if index == 0 else 'method',
@@ -220,7 +243,15 @@ def run_efficiency_report(baseline: str,
                 metric=picked[0] if picked else None,
                 quality=picked[1] if picked else None, metrics=metrics)
             rows.append(row)
-            del model
+            models.append(model)
+            batches.append(model_batches)
+            parts.append(model_parts)
+    log(f'timing {len(models)} model(s) interleaved: {warmup} warm-up + {repeats} timed '
+        f'forwards each, whole and per part (elapsed {time.time() - start:.0f} s)')
+    timings = benchmark_models(models, batches, warmup, repeats, parts)
+    for row, timing in zip(rows, timings):
+        row['timing'] = timing
+    del models, batches
     ids = {tuple(r['image_ids']) for r in rows}
     report = dict(rows=rows, same_images=len(ids) == 1, seconds=time.time() - start,
                   train_iters=train_iters)
@@ -234,30 +265,52 @@ def _fmt(value, spec='.2f', none='n/a'):
     return none if value is None else format(value, spec)
 
 
+#: The part whose latency the table shows next to the whole model's, first found first.
+KEY_PARTS = (('panoptic_head.pixel_decoder', 'pixel decoder'), ('backbone', 'backbone'))
+
+
+def _key_part(rows: List[dict]) -> Optional[tuple]:
+    for part, label in KEY_PARTS:
+        if all(part in r['timing'].get('parts', {}) for r in rows):
+            return part, label
+    return None
+
+
+def _ratio(value: float, base: float, is_base: bool) -> str:
+    return '-' if is_base or not base else f'{value / base:.3f}x'
+
+
 def report_markdown(report: dict) -> str:
-    """The report as a markdown table (FLOPs per image: mean; 1 FLOP = 1 multiply-add)."""
+    """The report as a markdown table (FLOPs per image: mean; 1 FLOP = 1 multiply-add).
+
+    Ratios are to the baseline (first row): FLOPs as a signed change, latencies as a factor
+    of the baseline's median from the same interleaved series.
+    """
     rows = report['rows']
     base = rows[0]
     base_flops = base['cost']['flops']['full']['mean']
     metric = next((r['metric'] for r in rows if r['metric']), None)
+    key = _key_part(rows)
+    key_label = key[1] if key else 'part'
     lines = [
         '| model | role | {} | GFLOPs (full) | vs baseline | GFLOPs (paper) | '
-        'pixel decoder / encoder GFLOPs | latency ms (median, IQR) | images/s | '
-        'params (M) | dynamic |'.format(metric or 'quality'),
-        '|' + '---|' * 11,
+        'pixel decoder / encoder GFLOPs | latency ms (median, IQR) | vs baseline | '
+        '{} latency ms (median) | vs baseline | images/s | params (M) | dynamic |'.format(
+            metric or 'quality', key_label),
+        '|' + '---|' * 14,
     ]
     for r in rows:
         cost, timing = r['cost'], r['timing']
         full = cost['flops']['full']['mean']
         delta = 100.0 * (full - base_flops) / base_flops if base_flops else 0.0
-        parts = cost['by_part']['full']
-        pd = parts.get('panoptic_head.pixel_decoder')
-        enc = parts.get('panoptic_head.pixel_decoder.encoder')
+        by_part = cost['by_part']['full']
+        pd = by_part.get('panoptic_head.pixel_decoder')
+        enc = by_part.get('panoptic_head.pixel_decoder.encoder')
         base_pd = base['cost']['by_part']['full'].get('panoptic_head.pixel_decoder')
         pd_text = (f'{pd / 1e9:.2f} / {enc / 1e9:.2f}' if pd is not None and enc is not None
                    else 'n/a')
         if r is not base and pd is not None and base_pd:
-            pd_text += f' ({100.0 * (pd - base_pd) / base_pd:+.1f}%)'
+            pd_text += f' ({pd / base_pd:.3f}x)'
 
         dyn = []
         for mod, d in cost.get('dynamic', {}).items():
@@ -272,18 +325,33 @@ def report_markdown(report: dict) -> str:
         else:
             q_text = _fmt(quality, '.3f')
         lat = timing['latency']
+        if key:
+            part_lat = timing['parts'][key[0]]['median']
+            base_part = base['timing']['parts'][key[0]]['median']
+            part_text = (f'{1e3 * part_lat:.1f} | '
+                         f'{_ratio(part_lat, base_part, r is base)}')
+        else:
+            part_text = 'n/a | n/a'
         lines.append(
             f"| {r['name']} | {r['role']} | {q_text} | {full / 1e9:.2f} | "
             f"{'-' if r is base else f'{delta:+.1f}%'} | "
             f"{cost['flops']['paper']['mean'] / 1e9:.2f} | {pd_text} | "
-            f"{1e3 * lat['median']:.1f} ({1e3 * lat['iqr']:.1f}) | {timing['throughput']:.2f} | "
+            f"{1e3 * lat['median']:.1f} ({1e3 * lat['iqr']:.1f}) | "
+            f"{_ratio(lat['median'], base['timing']['latency']['median'], r is base)} | "
+            f"{part_text} | {timing['throughput']:.2f} | "
             f"{cost['params']['total'] / 1e6:.2f} | {'; '.join(dyn) or '-'} |")
+    timing0 = rows[0]['timing']
+    core = report.get('cpu_deform_attn')
     notes = [
         '',
         f"FLOPs: mean per image over {rows[0]['inputs']} (batch 1), 1 FLOP = 1 multiply-add; "
         "'full' counts everything the tool counts (incl. deformable sampling), 'paper' only "
         'matrix products as the papers do. Latency: batch 1, device '
-        f"{rows[0]['timing']['device']}.",
+        f"{timing0['device']}"
+        + (f", {report['threads']} CPU thread(s)" if report.get('threads') else '')
+        + (f", CPU deformable-attention core '{core}'" if core else '')
+        + f"; all models timed interleaved ({timing0['warmup']} warm-up + "
+        f"{timing0['repeats']} timed forwards each), parts in a second tracked series.",
     ]
     if report.get('train_iters'):
         notes.append(f"Quality after {report['train_iters']} training iterations from scratch "

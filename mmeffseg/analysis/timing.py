@@ -109,7 +109,120 @@ class _HookTimer:
         self._tracker.__exit__(None, None, None)
 
 
+class _ModelSeries:
+    """The timing state of one model: its batches, parts and measurements so far."""
+
+    def __init__(self, model: nn.Module, batches: List[dict], parts: Optional[List[str]],
+                 forward: str) -> None:
+        if not batches:
+            raise ValueError('benchmarking needs at least one batch per model')
+        sizes = {len(b['data_samples']) for b in batches}
+        if len(sizes) != 1:
+            raise ValueError(
+                f'All batches must have the same size to time them, got {sorted(sizes)}')
+        self.model, self.batches, self.forward = model, batches, forward
+        self.parts = list(parts or [])
+        self.batch_size = sizes.pop()
+        self.device = _model_device(model)
+        self.seconds: List[float] = []
+        self.per_part = {p: [] for p in self.parts}
+        self.reducer_self: List[float] = []
+        self.backbone_share: List[float] = []
+        self.timer: Optional[_HookTimer] = None
+
+    def run(self, i: int) -> None:
+        run_network(self.model, self.batches[i % len(self.batches)], self.forward)
+
+    def time_whole(self, i: int) -> None:
+        _sync(self.device)
+        t0 = time.perf_counter()
+        self.run(i)
+        _sync(self.device)
+        self.seconds.append(time.perf_counter() - t0)
+
+    def time_parts(self, i: int) -> None:
+        timer = self.timer
+        timer.reset()
+        self.run(i)
+        for p in self.parts:
+            self.per_part[p].append(timer.part_time[p])
+        if timer.reducers:
+            self.reducer_self.append(timer.reducer_self)
+            if timer.part_time.get('backbone', 0) > 0:
+                self.backbone_share.append(timer.reducer_self / timer.part_time['backbone'])
+
+    def result(self, warmup: int, repeats: int) -> dict:
+        lat = latency_stats(self.seconds)
+        out = dict(device=str(self.device), batch_size=self.batch_size, forward=self.forward,
+                   warmup=warmup, repeats=repeats, latency=lat,
+                   throughput=self.batch_size / lat['median'])
+        if self.parts:
+            out['parts'] = {p: latency_stats(v) for p, v in self.per_part.items()}
+            if self.timer is not None and self.timer.reducers:
+                out['token_reducers'] = dict(modules=sorted(self.timer.reducers),
+                                             self_time=latency_stats(self.reducer_self))
+                if self.backbone_share:
+                    out['token_reducers']['share_of_backbone'] = statistics.median(
+                        self.backbone_share)
+        return out
+
+
 @torch.no_grad()
+def benchmark_models(models: Sequence[nn.Module],
+                     batches: Sequence[List[dict]],
+                     warmup: int = 3,
+                     repeats: int = 10,
+                     parts: Optional[Sequence[Optional[List[str]]]] = None,
+                     forward: str = 'tensor') -> List[dict]:
+    """Time several models side by side, interleaved: repeat ``r`` runs every model once.
+
+    Interleaving spreads slow drifts of a shared machine (other jobs, clock changes) over all
+    models alike, so their ratios are steadier than those of back-to-back series.
+
+    Args:
+        models (Sequence[nn.Module]): Models in eval mode.
+        batches (Sequence[list[dict]]): For each model, its preprocessed batches (cycled),
+            all of one batch size.
+        warmup (int): Untimed forwards per model before each timed series.
+        repeats (int): Timed forwards per model and series.
+        parts (Sequence[list[str] | None], optional): For each model, the part module names to
+            time in a second, tracked series; None: whole models only.
+        forward (str): ``'tensor'`` or ``'predict'`` (see :func:`~.model_inputs.run_network`).
+
+    Returns:
+        list[dict]: One result per model, as :func:`benchmark_model` returns it.
+    """
+    if warmup < 0 or repeats < 1:
+        raise ValueError(f'Need warmup >= 0 and repeats >= 1, got warmup={warmup}, '
+                         f'repeats={repeats}')
+    if len(batches) != len(models) or (parts is not None and len(parts) != len(models)):
+        raise ValueError('benchmark_models needs one batch list (and one part list) per model')
+    series = [
+        _ModelSeries(m, list(b), None if parts is None else parts[i], forward)
+        for i, (m, b) in enumerate(zip(models, batches))
+    ]
+    for s in series:
+        for i in range(warmup):
+            s.run(i)
+    for i in range(repeats):
+        for s in series:
+            s.time_whole(i)
+    timed = [s for s in series if s.parts]
+    try:
+        for s in timed:
+            s.timer = _HookTimer(s.model, s.parts, s.device)
+            for i in range(warmup):
+                s.run(i)
+        for i in range(repeats):
+            for s in timed:
+                s.time_parts(i)
+    finally:
+        for s in timed:
+            if s.timer is not None:
+                s.timer.remove()
+    return [s.result(warmup, repeats) for s in series]
+
+
 def benchmark_model(model: nn.Module,
                     batches: List[dict],
                     warmup: int = 3,
@@ -132,65 +245,8 @@ def benchmark_model(model: nn.Module,
         ``parts`` (per part the same statistics) and, when the model has token reducers,
         ``token_reducers`` (their self-time statistics and median share of backbone time).
     """
-    if warmup < 0 or repeats < 1:
-        raise ValueError(f'Need warmup >= 0 and repeats >= 1, got warmup={warmup}, '
-                         f'repeats={repeats}')
-    if not batches:
-        raise ValueError('benchmark_model needs at least one batch')
-    sizes = {len(b['data_samples']) for b in batches}
-    if len(sizes) != 1:
-        raise ValueError(f'All batches must have the same size to time them, got {sorted(sizes)}')
-    batch_size = sizes.pop()
-    device = _model_device(model)
-
-    def run(i):
-        run_network(model, batches[i % len(batches)], forward)
-
-    for i in range(warmup):
-        run(i)
-    seconds = []
-    for i in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        run(i)
-        _sync(device)
-        seconds.append(time.perf_counter() - t0)
-    lat = latency_stats(seconds)
-    result = dict(
-        device=str(device),
-        batch_size=batch_size,
-        forward=forward,
-        warmup=warmup,
-        repeats=repeats,
-        latency=lat,
-        throughput=batch_size / lat['median'],
-    )
-    if parts:
-        timer = _HookTimer(model, parts, device)
-        try:
-            per_part = {p: [] for p in parts}
-            reducer_self, backbone_share = [], []
-            for i in range(warmup):
-                run(i)
-            for i in range(repeats):
-                timer.reset()
-                run(i)
-                for p in parts:
-                    per_part[p].append(timer.part_time[p])
-                if timer.reducers:
-                    reducer_self.append(timer.reducer_self)
-                    if 'backbone' in timer.part_time and timer.part_time['backbone'] > 0:
-                        backbone_share.append(timer.reducer_self / timer.part_time['backbone'])
-        finally:
-            timer.remove()
-        result['parts'] = {p: latency_stats(v) for p, v in per_part.items()}
-        if timer.reducers:
-            result['token_reducers'] = dict(
-                modules=sorted(timer.reducers), self_time=latency_stats(reducer_self))
-            if backbone_share:
-                result['token_reducers']['share_of_backbone'] = statistics.median(
-                    backbone_share)
-    return result
+    return benchmark_models([model], [batches], warmup, repeats,
+                            None if not parts else [parts], forward)[0]
 
 
 def format_benchmark(result: dict, title: str = '') -> str:

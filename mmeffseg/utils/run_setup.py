@@ -16,6 +16,17 @@ from .checkpoint_check import check_checkpoint_fits
 FAMILIES = ('mmdet', 'mmseg')
 
 
+def add_cpu_deform_attn_arg(parser: argparse.ArgumentParser) -> None:
+    """``--cpu-deform-attn``: which CPU core every deformable attention runs (see
+    :mod:`mmeffseg.ops.deform_attn_backend`); apply it with :func:`set_cpu_deform_attn`."""
+    from mmeffseg.ops import CPU_DEFORM_ATTN_IMPLS
+    parser.add_argument(
+        '--cpu-deform-attn', choices=sorted(CPU_DEFORM_ATTN_IMPLS), default='mmcv',
+        help="CPU core of mmcv's MultiScaleDeformableAttention for every model in the run: "
+        "'mmcv' (its grid_sample loop, the default) or 'gather' (same results, about 3x "
+        'faster). GPU runs use the CUDA op either way.')
+
+
 def add_common_args(parser: argparse.ArgumentParser, overrides_example: str) -> None:
     """The flags tools/train.py and tools/test.py share (mmdet's / mmseg's names)."""
     parser.add_argument('--work-dir', help='the dir to save logs, models and metrics')
@@ -27,11 +38,15 @@ def add_common_args(parser: argparse.ArgumentParser, overrides_example: str) -> 
         help='job launcher')
     # torch.distributed.launch passes --local-rank (older versions: --local_rank).
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_cpu_deform_attn_arg(parser)
 
 
 def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse the arguments and apply the process-wide ones (rank, CPU deformable core)."""
+    from mmeffseg.ops import set_cpu_deform_attn
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    set_cpu_deform_attn(args.cpu_deform_attn)
     return args
 
 

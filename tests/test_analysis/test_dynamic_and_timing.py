@@ -3,8 +3,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmeffseg.analysis import (benchmark_model, collect_dynamic_stats, format_benchmark,
-                               latency_stats, measure_model_cost, summarize_dynamic_stats)
+from mmeffseg.analysis import (benchmark_model, benchmark_models, collect_dynamic_stats,
+                               format_benchmark, latency_stats, measure_model_cost,
+                               summarize_dynamic_stats)
 
 
 class _Book:
@@ -82,6 +83,24 @@ def test_benchmark_structure_and_parts():
     assert 'whole model' in format_benchmark(result)
     with pytest.raises(ValueError, match='repeats'):
         benchmark_model(model, batches, warmup=0, repeats=0)
+
+
+def test_models_timed_interleaved():
+    """Every repeat runs each model once (whole series, then the tracked part series)."""
+    order = []
+    models = [_ToyDynamic().eval(), _ToyDynamic().eval()]
+    for tag, model in zip('ab', models):
+        model.decode_head.register_forward_hook(lambda m, i, o, _t=tag: order.append(_t))
+    results = benchmark_models(models, [[_batch(0.0)], [_batch(1.0), _batch(0.0)]], warmup=1,
+                               repeats=3, parts=[['backbone'], None])
+    # warm-up a, b; 3 interleaved repeats; part series: warm-up + 3 repeats of 'a' only
+    assert ''.join(order) == 'ab' + 'ab' * 3 + 'a' + 'aaa'
+    assert [r['latency']['n'] for r in results] == [3, 3]
+    assert set(results[0]['parts']) == {'backbone'} and 'parts' not in results[1]
+    with pytest.raises(ValueError, match='one batch list'):
+        benchmark_models(models, [[_batch(0.0)]])
+    with pytest.raises(ValueError, match='same size'):
+        benchmark_models(models[:1], [[_batch(0.0), dict(inputs=None, data_samples=[1, 2])]])
 
 
 def test_token_reducer_self_time_reported():

@@ -7,6 +7,7 @@ import pytest
 from _analysis_tiny import MASK2FORMER, write_config
 from mmeffseg.analysis.efficiency_report import (report_markdown, run_efficiency_report,
                                                  write_report)
+from mmeffseg.ops import get_cpu_deform_attn
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 EMBEDDED = osp.join(REPO, 'configs', 'mask2former',
@@ -18,8 +19,16 @@ def test_report_on_shape_without_training(tmp_path):
     method = write_config(tmp_path, 'fewer_layers.py', MASK2FORMER.format(enc_layers=1))
     logs = []
     report = run_efficiency_report(base, [method], shape=(64, 64), num_images=None, warmup=0,
-                                   repeats=1, log=logs.append)
+                                   repeats=2, log=logs.append, cpu_deform_attn='gather',
+                                   parts=['panoptic_head.pixel_decoder.encoder.layers.0'])
+    assert get_cpu_deform_attn() == 'mmcv'  # the report's choice does not outlive it
+    assert report['cpu_deform_attn'] == 'gather' and report['threads'] >= 1
     rows = report['rows']
+    for row in rows:  # default parts and the extra one, timed in the interleaved series
+        parts = row['timing']['parts']
+        assert {'panoptic_head.pixel_decoder', 'backbone',
+                'panoptic_head.pixel_decoder.encoder.layers.0'} <= set(parts)
+        assert parts['panoptic_head.pixel_decoder']['n'] == 2
     assert [r['name'] for r in rows] == ['base', 'fewer_layers']
     assert rows[1]['cost']['flops']['full']['mean'] < rows[0]['cost']['flops']['full']['mean']
     assert rows[0]['quality'] is None and report['same_images']
@@ -27,6 +36,10 @@ def test_report_on_shape_without_training(tmp_path):
     paths = write_report(report, str(tmp_path / 'out'))
     md = open(paths['md']).read()
     assert '| base | baseline |' in md and '| fewer_layers | method |' in md
+    assert 'pixel decoder latency ms' in md and "core 'gather'" in md
+    pd_ratio = (rows[1]['timing']['parts']['panoptic_head.pixel_decoder']['median'] /
+                rows[0]['timing']['parts']['panoptic_head.pixel_decoder']['median'])
+    assert f'{pd_ratio:.3f}x' in md.splitlines()[3]
     assert json.load(open(paths['json']))['rows'][1]['name'] == 'fewer_layers'
     assert osp.getsize(paths['png']) > 1000
 
@@ -35,6 +48,10 @@ def test_report_bad_inputs(tmp_path):
     base = write_config(tmp_path, 'base.py', MASK2FORMER.format(enc_layers=1))
     with pytest.raises(FileNotFoundError, match='missing_method.py'):
         run_efficiency_report(base, [str(tmp_path / 'missing_method.py')], shape=(64, 64))
+    with pytest.raises(ValueError, match='not a submodule'):
+        run_efficiency_report(base, [], shape=(64, 64), parts=['panoptic_head.no_such_part'])
+    with pytest.raises(ValueError, match='choose one of'):
+        run_efficiency_report(base, [], shape=(64, 64), cpu_deform_attn='fastest')
     with pytest.raises(ValueError, match='one entry per config'):
         run_efficiency_report(base, [base], checkpoints=['a.pth'], shape=(64, 64))
 

@@ -53,9 +53,10 @@ def test_train_then_test_from_another_directory(tmp_path, config, metric):
                    work_dir, '--cfg-options', *TINY_RUN], cwd=str(tmp_path))
     assert metric in out
     ckpt = _last_checkpoint(work_dir)
+    # The faster CPU deformable-attention core is a test-time option of both families' tool.
     _, out = _run([sys.executable, osp.join(REPO, 'tools/test.py'), config, ckpt, '--work-dir',
-                   work_dir, '--cfg-options', 'test_dataloader.dataset.indices=1'],
-                  cwd=str(tmp_path))
+                   work_dir, '--cpu-deform-attn', 'gather', '--cfg-options',
+                   'test_dataloader.dataset.indices=1'], cwd=str(tmp_path))
     assert metric in out and 'Test of' in out
 
 

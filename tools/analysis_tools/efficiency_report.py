@@ -9,6 +9,11 @@ Examples:
     # with trained checkpoints (one per config, 'none' to skip)
     python tools/analysis_tools/efficiency_report.py --baseline B.py --methods M.py \
         --checkpoints b.pth m.pth --num-images 50
+    # PRO-SCALE's pixel-decoder figures at 1024x1024 (no training), faster CPU core for both
+    python tools/analysis_tools/efficiency_report.py \
+        --baseline configs/mask2former/mask2former_r50_8xb2-lsj-50e_coco-panoptic.py \
+        --methods configs/proscale/proscale-333-trc-lpe_r50_8xb2-lsj-50e_coco-panoptic.py \
+        --shape 1024 1024 --repeats 5 --cpu-deform-attn gather
 """
 import argparse
 import sys
@@ -17,6 +22,7 @@ from mmengine.config import DictAction
 
 from mmeffseg.analysis.efficiency_report import (report_markdown, run_efficiency_report,
                                                  write_report)
+from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
 
 
 def parse_args(argv=None):
@@ -41,6 +47,10 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides applied to every config')
+    parser.add_argument('--part', action='append', default=[],
+                        help='also time this submodule (dotted name) besides the default parts '
+                        '(backbone, pixel decoder, ...); repeatable')
+    add_cpu_deform_attn_arg(parser)
     parser.add_argument('--out-dir', default='work_dirs/efficiency_report')
     return parser.parse_args(argv)
 
@@ -51,7 +61,8 @@ def main(argv=None):
         args.baseline, args.methods, args.checkpoints, args.train_iters,
         None if args.shape else args.num_images, args.shape, args.eval_images, args.warmup,
         args.repeats, args.metric, args.cfg_options, args.seed,
-        log=lambda msg: print(msg, flush=True))
+        log=lambda msg: print(msg, flush=True), parts=args.part,
+        cpu_deform_attn=args.cpu_deform_attn)
     paths = write_report(report, args.out_dir)
     print(report_markdown(report))
     print(f"written: {paths['md']}, {paths['json']}, {paths['png']} "

@@ -192,6 +192,10 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
 
         # End of the first s levels in the coarsest-first token sequence, for s = 1..S.
         level_ends = level_start_index[1:].tolist() + [num_tokens]
+        # ``head`` holds the tokens that some layer has updated so far (a prefix, since layers
+        # see the coarsest levels); the rest still equal ``query``. Growing it only when a
+        # layer sees more levels costs one concatenation per stage, not one per layer.
+        head = query[:, :0]
         for i, layer in enumerate(self.layers):
             batch_idx = None
             if num_layers_per_image is not None:
@@ -200,28 +204,32 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
                     break  # counts only fall with depth: no image runs a later layer either
                 if not bool(runs.all()):
                     batch_idx = runs.nonzero(as_tuple=True)[0]
-            query = self._run_layer(layer, self.level_schedule[i], level_ends, batch_idx,
-                                    query, query_pos, key_padding_mask, spatial_shapes,
-                                    level_start_index, valid_ratios, reference_points,
-                                    **kwargs)
-        return query
+            length = level_ends[self.level_schedule[i] - 1]
+            if head.shape[1] < length:
+                head = torch.cat([head, query[:, head.shape[1]:length]], dim=1)
+            head = self._run_layer(layer, self.level_schedule[i], length, batch_idx, head,
+                                   query_pos, key_padding_mask, spatial_shapes,
+                                   level_start_index, valid_ratios, reference_points, **kwargs)
+        if head.shape[1] == num_tokens:
+            return head
+        return torch.cat([head, query[:, head.shape[1]:]], dim=1)
 
-    def _run_layer(self, layer: torch.nn.Module, num_levels: int, level_ends: List[int],
-                   batch_idx: Optional[Tensor], query: Tensor, query_pos: Tensor,
+    def _run_layer(self, layer: torch.nn.Module, num_levels: int, length: int,
+                   batch_idx: Optional[Tensor], head: Tensor, query_pos: Tensor,
                    key_padding_mask: Optional[Tensor], spatial_shapes: Tensor,
                    level_start_index: Tensor, valid_ratios: Optional[Tensor],
                    reference_points: Tensor, **kwargs) -> Tensor:
-        """Run one layer on the first ``num_levels`` levels of the images in ``batch_idx``."""
-        length = level_ends[num_levels - 1]
-        full_length = length == query.shape[1]
+        """Run one layer on the first ``length`` tokens (``num_levels`` levels) of ``head``,
+        for the images in ``batch_idx`` (all when None); return the updated ``head``."""
+        batch_size = head.shape[0]
 
         def take(t: Optional[Tensor], tokens: bool = True) -> Optional[Tensor]:
             # Slice the batch (only where the tensor has a per-image batch dim) and the tokens.
             if t is None:
                 return None
-            if batch_idx is not None and t.shape[0] == query.shape[0]:
+            if batch_idx is not None and t.shape[0] == batch_size:
                 t = t[batch_idx]
-            return t if (full_length or not tokens) else t[:, :length]
+            return t[:, :length] if tokens and t.shape[1] != length else t
 
         ref = take(reference_points)
         if ref is not None and ref.shape[2] != num_levels:
@@ -230,7 +238,7 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
         if ratios is not None and ratios.shape[1] != num_levels:
             ratios = ratios[:, :num_levels]
         out = layer(
-            query=take(query),
+            query=take(head),
             query_pos=take(query_pos),
             key_padding_mask=take(key_padding_mask),
             spatial_shapes=spatial_shapes[:num_levels],
@@ -238,9 +246,9 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
             valid_ratios=ratios,
             reference_points=ref,
             **kwargs)
-        if batch_idx is None:
-            return out if full_length else torch.cat([out, query[:, length:]], dim=1)
-        # Out-of-place writes keep autograd intact; images that skip this layer keep theirs.
-        head = query[:, :length].index_copy(0, batch_idx, out)
-        return head if full_length else torch.cat([head, query[:, length:]], dim=1)
-
+        if batch_idx is not None:
+            # Out-of-place writes keep autograd intact; images that skip this layer keep theirs.
+            out = head[:, :length].index_copy(0, batch_idx, out)
+        if length == head.shape[1]:
+            return out
+        return torch.cat([out, head[:, length:]], dim=1)  # a layer that sees fewer levels
