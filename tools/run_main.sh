@@ -13,7 +13,8 @@ ITERS_SEG=${ITERS_SEG:-60}
 python tools/analysis_tools/efficiency_report.py \
   --baseline configs/mask2former/mask2former_r18-lite_1xb2-300i_embedded-panoptic.py \
   --methods configs/proscale/proscale-333-trc-lpe_r18-lite_1xb2-300i_embedded-panoptic.py \
-  --train-iters "$ITERS_M2F" --num-images 4 --out-dir outputs/main/mask2former
+  --train-iters "$ITERS_M2F" --num-images 4 --cpu-deform-attn gather \
+  --out-dir outputs/main/mask2former
 python tools/analysis_tools/efficiency_report.py \
   --baseline configs/segmenter/segmenter_vit-t_mask_1xb4-200i_embedded-semantic-256x256.py \
   --methods configs/algm/algm_segmenter_vit-t_mask_1xb4-200i_embedded-semantic-256x256.py \

@@ -194,9 +194,13 @@ def test_host_build_time_errors():
 
 
 def test_embed_dims_mismatch_is_clear():
-    vit = ReducerViT(reducers=selector_cfgs(embed_dims=16), **VIT)
-    with pytest.raises(ValueError, match='embed_dims=16'):
-        vit(torch.randn(1, 3, 64, 64))
+    # Caught when the host is built, not at the first forward.
+    with pytest.raises(ValueError, match=f'embed_dims=16 but the tokens have {EMBED} channels'):
+        ReducerViT(reducers=selector_cfgs(embed_dims=16), **VIT)
+    # A selector used without a host still checks the tokens it gets.
+    selector = ReducerViT(reducers=selector_cfgs(), **VIT).reducers[0]
+    with pytest.raises(ValueError, match=f'embed_dims={EMBED} but the tokens have 7 channels'):
+        selector.keep_log_probs(torch.randn(1, 4, 7))
 
 
 def test_records_keep_masks_for_visualisation():

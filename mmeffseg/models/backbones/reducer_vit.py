@@ -73,7 +73,7 @@ class ReducerViT(VisionTransformer):
                                  f'({type(self._reducer_at[layer]).__name__} and '
                                  f'{cfg.get("type")!r}); put at most one reducer per block')
             reducer = build_token_reducer(cfg)
-            reducer.check_config(num_layers, grid)
+            reducer.check_config(num_layers, grid, embed_dims=self.pos_embed.shape[-1])
             self.reducers.append(reducer)
             self._reducer_at[layer] = reducer
         self.aux_losses: Dict[str, torch.Tensor] = {}

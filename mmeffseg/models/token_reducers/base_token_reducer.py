@@ -32,12 +32,14 @@ class BaseTokenReducer(nn.Module):
         """Run ``block`` on tokens ``x`` (B, N, C), reducing them; return the new tokens."""
         raise NotImplementedError
 
-    def check_config(self, num_layers: int, grid_shape: Optional[Tuple[int, int]]) -> None:
+    def check_config(self, num_layers: int, grid_shape: Optional[Tuple[int, int]],
+                     embed_dims: Optional[int] = None) -> None:
         """Build-time check against the host (called by the backbone after building).
 
         Args:
             num_layers (int): Number of blocks of the host.
             grid_shape (tuple[int, int], optional): Patch grid of the host's ``img_size``.
+            embed_dims (int, optional): Channels of the host's tokens.
 
         Raises:
             ValueError: When this reducer cannot work in that host.

@@ -60,7 +60,8 @@ class LocalWindowMerge(BaseTokenReducer):
             raise ValueError(f'LocalWindowMerge: window_size {self.window_size} is larger than the '
                              f'{h}x{w} token grid; use a smaller window or a larger input')
 
-    def check_config(self, num_layers: int, grid_shape: Optional[Tuple[int, int]]) -> None:
+    def check_config(self, num_layers: int, grid_shape: Optional[Tuple[int, int]],
+                     embed_dims: Optional[int] = None) -> None:
         if grid_shape is not None:
             self._check_grid(grid_shape)
 

@@ -13,7 +13,7 @@ network. :class:`TokenBookkeeping` remembers, for one forward pass,
 and restores the full patch grid from the current tokens by one gather through ``index_map``.
 """
 import copy
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
@@ -37,6 +37,8 @@ class TokenBookkeeping:
             ``log(sizes)`` to its attention logits (proportional attention). Default: False.
         block_counts (list[Tensor]): Per block, the number of tokens each image ran through
             it, long (B,). The host appends to it; see :meth:`end_block`.
+        reducer_state (dict): What a reducer hands to later reducers of the same forward,
+            under a key of its own (e.g. the nested pruning option's last keep mask).
     """
 
     def __init__(self,
@@ -62,6 +64,7 @@ class TokenBookkeeping:
         self.stages: List[dict] = []
         self.record_stages = False
         self._pending_counts: Optional[torch.Tensor] = None
+        self.reducer_state: Dict[str, Any] = {}
 
     # ------------------------------------------------------------------ state
     @property
@@ -102,6 +105,7 @@ class TokenBookkeeping:
         snap = copy.copy(self)
         snap.block_counts = list(self.block_counts)
         snap.stages = list(self.stages)
+        snap.reducer_state = dict(self.reducer_state)
         return snap
 
     # ---------------------------------------------------------------- merging

@@ -19,8 +19,8 @@ from .keep_ratio_loss import (DEFAULT_KEEP_TARGETS, DEFAULT_PRUNE_LAYERS, keep_r
                               mean_keep_ratio, validate_keep_schedule)
 from .token_bookkeeping import TokenBookkeeping
 
-# Attribute of the per-forward bookkeeping that carries the previous selector's keep mask,
-# used only by the nested-mask option (a token once pruned stays pruned).
+# Key in the bookkeeping's reducer_state of the previous selector's keep mask, used only by
+# the nested-mask option (a token once pruned stays pruned).
 _NESTED_STATE = 'pruning_keep_mask'
 _TEST_DECISIONS = ('threshold', 'gumbel')
 
@@ -130,10 +130,14 @@ class TokenSelector(BaseTokenReducer):
         self.last_keep_ratio: Optional[Tensor] = None
         self.last_keep_mask: Optional[Tensor] = None
 
-    def check_config(self, num_layers: int, grid_shape: Optional[Tuple[int, int]]) -> None:
-        """Every pruned layer of the schedule must exist in the host."""
+    def check_config(self, num_layers: int, grid_shape: Optional[Tuple[int, int]],
+                     embed_dims: Optional[int] = None) -> None:
+        """Every pruned layer of the schedule must exist in the host, and the scorer must be
+        sized for the host's channels."""
         validate_keep_schedule(self.prune_layers, [self.keep_target] * len(self.prune_layers),
                                num_layers)
+        if embed_dims is not None and embed_dims != self.embed_dims:
+            raise ValueError(self._embed_dims_error(embed_dims))
 
     def extra_repr(self) -> str:
         return (f'layer={self.layer}, keep_target={self.keep_target}, nested={self.nested}, '
@@ -143,10 +147,13 @@ class TokenSelector(BaseTokenReducer):
     def keep_log_probs(self, tokens: Tensor) -> Tensor:
         """Log-probabilities (B, N, 2) of keep (class 0) and prune (class 1)."""
         if tokens.shape[-1] != self.embed_dims:
-            raise ValueError(f'TokenSelector at layer {self.layer} was built for '
-                             f'embed_dims={self.embed_dims} but the tokens have '
-                             f'{tokens.shape[-1]} channels: set embed_dims to the ViT\'s.')
+            raise ValueError(self._embed_dims_error(tokens.shape[-1]))
         return self.scorer(tokens)
+
+    def _embed_dims_error(self, channels: int) -> str:
+        return (f'TokenSelector at layer {self.layer} was built for embed_dims='
+                f'{self.embed_dims} but the tokens have {channels} channels: set embed_dims to '
+                "the ViT's.")
 
     def _decide(self, log_probs: Tensor, sample: bool) -> Tensor:
         """Keep mask (B, N) as floats; straight-through gradients when sampled in training."""
@@ -179,11 +186,11 @@ class TokenSelector(BaseTokenReducer):
         sample = self.training or self.test_decision == 'gumbel'
         keep = self._decide(log_probs, sample)
         if self.nested:
-            previous = getattr(book, _NESTED_STATE, None)
+            previous = book.reducer_state.get(_NESTED_STATE)
             if previous is not None:
                 keep = keep * previous
                 keep = self._ensure_one(keep, log_probs)
-            setattr(book, _NESTED_STATE, keep.detach())
+            book.reducer_state[_NESTED_STATE] = keep.detach()
 
         self.last_keep_mask = keep.detach()
         self.last_keep_ratio = mean_keep_ratio(keep)
