@@ -1,20 +1,9 @@
 # ECO-M2F Step A (parent, "weighted stochastic depth") on the CPU-sized Mask2Former, coco128
-# panoptic. Each iteration samples an exit k in 2..6 (uniform), runs encoder layers 1..k and
-# scales the loss by alpha_k = k. The gate exists (so Step C loads every key) but is not used.
-# Validation runs the full 6-layer encoder (test_cfg.exit_layers=6).
-_base_ = ['../mask2former/mask2former_r18-lite_1xb2-500i_coco128-panoptic.py']
+# panoptic. The parent change (exits 2..6, loss weight alpha_k = k, unused gate, full 6-layer
+# validation) is the fragment ./_base_/ecom2f-parent.py.
+_base_ = [
+    '../mask2former/mask2former_r18-lite_1xb2-500i_coco128-panoptic.py',
+    './_base_/ecom2f-parent.py'
+]
 
-exits = (2, 3, 4, 5, 6)
-model = dict(
-    type='EcoM2F',
-    exits=exits,
-    exit_probs=None,  # uniform; or one weight per exit
-    exit_loss_weights='linear',  # alpha_k = k; 'none' or one weight per exit
-    train_mode='parent',
-    panoptic_head=dict(
-        pixel_decoder=dict(
-            type='EarlyExitPixelDecoder', gate=dict(type='TokenMeanExitGate', exits=exits))),
-    test_cfg=dict(exit_layers=6))
-# Layers deeper than the sampled exit (and the gate) get no gradient in an iteration.
-find_unused_parameters = True  # read by mmengine's (and tools/train.py's CPU) DDP wrapper
-custom_hooks = [dict(type='ExitStatisticsHook')]  # logs the mean exit of each evaluation
+model = {{_base_.ecom2f_parent_model}}

@@ -1,19 +1,9 @@
-# ECO-M2F Step A (parent) on COCO panoptic, R50, mmdet's Mask2Former recipe: each iteration
-# samples an exit k in 2..6 (uniform), runs encoder layers 1..k and scales the loss by
-# alpha_k = k. The gate exists (so Step C loads every key) but is not used here. Validation
-# runs all 6 encoder layers.
-_base_ = ['../mask2former/mask2former_r50_8xb2-lsj-50e_coco-panoptic.py']
+# ECO-M2F Step A (parent) on COCO panoptic, R50, mmdet's Mask2Former recipe. The parent change
+# (exits 2..6, loss weight alpha_k = k, unused gate, full 6-layer validation) is the fragment
+# ./_base_/ecom2f-parent.py.
+_base_ = [
+    '../mask2former/mask2former_r50_8xb2-lsj-50e_coco-panoptic.py',
+    './_base_/ecom2f-parent.py'
+]
 
-exits = (2, 3, 4, 5, 6)
-model = dict(
-    type='EcoM2F',
-    exits=exits,
-    exit_probs=None,
-    exit_loss_weights='linear',
-    train_mode='parent',
-    panoptic_head=dict(
-        pixel_decoder=dict(
-            type='EarlyExitPixelDecoder', gate=dict(type='TokenMeanExitGate', exits=exits))),
-    test_cfg=dict(exit_layers=6))
-find_unused_parameters = True  # read by mmengine's (and tools/train.py's CPU) DDP wrapper
-custom_hooks = [dict(type='ExitStatisticsHook')]  # logs the mean exit of each evaluation
+model = {{_base_.ecom2f_parent_model}}

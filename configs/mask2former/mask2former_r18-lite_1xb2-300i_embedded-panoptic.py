@@ -1,15 +1,9 @@
-# A CPU-sized Mask2Former for minutes-long runs: R18 backbone, 50 queries,
-# 3 transformer-decoder layers and fewer sampled mask points. The pixel decoder (the part the
-# efficiency methods change) keeps mmdet's structure: 6 deformable layers, 256 channels.
-_base_ = ['./mask2former_r50_1xb2-300i_embedded-panoptic.py']
+# A CPU-sized Mask2Former for minutes-long runs: the R50 embedded config with the r18-lite model of
+# ./_base_/mask2former_r18-lite_model.py (R18 backbone, 50 queries, 3 transformer-decoder layers,
+# fewer sampled mask points; the pixel decoder keeps mmdet's structure).
+_base_ = [
+    './mask2former_r50_1xb2-300i_embedded-panoptic.py',
+    './_base_/mask2former_r18-lite_model.py'
+]
 
-model = dict(
-    backbone=dict(depth=18, norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False),
-    panoptic_head=dict(
-        in_channels=[64, 128, 256, 512],
-        num_queries=50,
-        transformer_decoder=dict(
-            num_layers=3, layer_cfg=dict(ffn_cfg=dict(feedforward_channels=1024)))),
-    train_cfg=dict(num_points=3136),
-    test_cfg=dict(max_per_image=50))
-
+model = {{_base_.mask2former_r18_lite}}
