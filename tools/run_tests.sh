@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-python -m pytest tests -q -p no:cacheprovider "$@"
+python -m pytest tests projects -q -p no:cacheprovider "$@"
