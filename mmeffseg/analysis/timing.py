@@ -60,11 +60,18 @@ def _token_reducer_classes() -> Tuple[type, ...]:
 
 
 class _HookTimer:
-    """Times given parts (inclusive) and token reducers (self time) by tracking forwards."""
+    """Times given parts (inclusive) and token reducers (self time) by tracking forwards.
+
+    A part is timed from the first entry into it or any of its submodules until the matching
+    exit, so a part whose own ``forward`` is never called (mmdet's ``Mask2FormerHead`` runs
+    ``transformer_decoder.layers[i]`` itself) is timed by the spans of its submodules' calls.
+    The device is synchronised only where a part span starts or ends (and everywhere when
+    reducers' self time is wanted).
+    """
 
     def __init__(self, model: nn.Module, parts: List[str], device: torch.device) -> None:
         self.device = device
-        self.parts = set(parts)
+        self.parts = list(parts)
         reducer_types = _token_reducer_classes()
         self.reducers = {
             name for name, m in model.named_modules()
@@ -72,10 +79,18 @@ class _HookTimer:
         }
         self.part_time: Dict[str, float] = {}
         self.reducer_self = 0.0
-        self._stack: List[list] = []  # [name, t0, child_time]
+        self._stack: List[list] = []  # [name, t0, child_time], for reducers' self time
+        names = [n for n, _ in model.named_modules() if n]
+        # The parts each module belongs to (itself or an ancestor is a part).
+        self._parts_of = {
+            n: [p for p in self.parts if n == p or n.startswith(p + '.')]
+            for n in names
+        }
+        self._depth: Dict[str, int] = {}
+        self._start: Dict[str, float] = {}
         # Self time needs every module that a reducer calls, so track all modules when the
-        # model has reducers; otherwise only the parts.
-        watch = None if self.reducers else self.parts
+        # model has reducers; otherwise only the parts and what they contain.
+        watch = None if self.reducers else {n for n in names if self._parts_of[n]}
         self._tracker = ForwardTracker(
             ((n, m) for n, m in model.named_modules() if n and (watch is None or n in watch)),
             self._enter, self._exit)
@@ -84,24 +99,37 @@ class _HookTimer:
 
     def reset(self) -> None:
         self.part_time = {p: 0.0 for p in self.parts}
+        self._depth = {p: 0 for p in self.parts}
         self.reducer_self = 0.0
         self._stack.clear()
 
     def _enter(self, name: str, module: nn.Module) -> None:
-        _sync(self.device)
-        self._stack.append([name, time.perf_counter(), 0.0])
+        parts = self._parts_of.get(name, ())
+        if self.reducers or any(self._depth[p] == 0 for p in parts):
+            _sync(self.device)
+        now = time.perf_counter()
+        for p in parts:
+            if self._depth[p] == 0:
+                self._start[p] = now
+            self._depth[p] += 1
+        if self.reducers:
+            self._stack.append([name, now, 0.0])
 
     def _exit(self, name: str, module: nn.Module, output) -> None:
-        _sync(self.device)
+        parts = self._parts_of.get(name, ())
+        if self.reducers or any(self._depth[p] == 1 for p in parts):
+            _sync(self.device)
         now = time.perf_counter()
-        if not self._stack or self._stack[-1][0] != name:
+        for p in parts:
+            self._depth[p] -= 1
+            if self._depth[p] == 0:
+                self.part_time[p] += now - self._start[p]
+        if not self.reducers or not self._stack or self._stack[-1][0] != name:
             return
         _, t0, child = self._stack.pop()
         elapsed = now - t0
         if self._stack:
             self._stack[-1][2] += elapsed
-        if name in self.parts:
-            self.part_time[name] += elapsed
         if name in self.reducers:
             self.reducer_self += elapsed - child
 

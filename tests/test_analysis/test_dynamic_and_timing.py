@@ -1,4 +1,6 @@
 """Per-image averaging of a dynamic model, dynamic traces, and the timing statistics."""
+import time
+
 import pytest
 import torch
 import torch.nn as nn
@@ -83,6 +85,39 @@ def test_benchmark_structure_and_parts():
     assert 'whole model' in format_benchmark(result)
     with pytest.raises(ValueError, match='repeats'):
         benchmark_model(model, batches, warmup=0, repeats=0)
+
+
+class _Sleep(nn.Module):
+
+    def forward(self, x):
+        time.sleep(0.02)
+        return x
+
+
+class _CallsChildrenDirectly(nn.Module):
+    """Like mmdet's Mask2FormerHead: runs ``decoder.layers[i]`` itself, never ``decoder``."""
+
+    def __init__(self):
+        super().__init__()
+        self.decoder = nn.Module()
+        self.decoder.layers = nn.ModuleList([_Sleep(), _Sleep()])
+        self.other = _Sleep()
+
+    def _forward(self, inputs, data_samples=None):
+        x = self.other(inputs)
+        for layer in self.decoder.layers:
+            x = layer(x)
+        return x
+
+
+def test_part_timed_through_its_submodules():
+    model = _CallsChildrenDirectly().eval()
+    result = benchmark_model(model, [_batch(0.0)], warmup=0, repeats=2,
+                             parts=['decoder', 'decoder.layers.1', 'other'])
+    parts = result['parts']
+    assert 0.04 <= parts['decoder']['median'] < 0.06  # two 20 ms layers, not 0
+    assert 0.02 <= parts['decoder.layers.1']['median'] < 0.04
+    assert 0.02 <= parts['other']['median'] < 0.04
 
 
 def test_models_timed_interleaved():
