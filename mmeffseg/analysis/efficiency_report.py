@@ -62,9 +62,9 @@ def _short_schedule(cfg, iters: int, work_dir: str, seed: int):
     cfg.log_level = 'WARNING'
     cfg.randomness = dict(seed=seed)
     # mmengine reuses a visualizer of the same name across runners (and its save dir with it);
-    # every run of the report gets its own.
+    # every run gets its own: the work dir lies in a fresh temporary folder per report.
     if cfg.get('visualizer') is not None:
-        cfg.visualizer['name'] = f'report_visualizer_{osp.basename(work_dir)}'
+        cfg.visualizer['name'] = f'report_visualizer:{work_dir}'
     cfg.load_from = None
     cfg.resume = False
     # Epoch-based schedulers would never step in an iteration loop; make them iteration-based.

@@ -69,3 +69,29 @@ def test_short_training_gives_quality(tmp_path):
     row = report['rows'][0]
     assert row['metric'] == 'coco_panoptic/PQ' and row['quality'] is not None
     assert 'coco_panoptic/PQ' in report_markdown(report)
+
+
+@pytest.mark.skipif(not osp.isfile(EMBEDDED), reason='embedded data config not available')
+def test_checkpoints_are_evaluated_and_timed_side_by_side(tmp_path):
+    """With checkpoints (no training) each config is evaluated with its own weights."""
+    import torch
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    text = (f"_base_ = ['{EMBEDDED}']\n" +
+            MASK2FORMER.format(enc_layers=1).replace(
+                "_base_ = ['mmdet::mask2former/mask2former_r50_8xb2-lsj-50e_coco-panoptic.py']",
+                ''))
+    cfg_path = write_config(tmp_path, 'tiny_embedded.py', text)
+    init_default_scope('mmdet')
+    ckpt = str(tmp_path / 'tiny.pth')
+    model = MODELS.build(Config.fromfile(cfg_path).model)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    report = run_efficiency_report(cfg_path, [cfg_path], checkpoints=[ckpt, 'none'],
+                                   num_images=1, eval_images=1, warmup=0, repeats=1,
+                                   log=lambda m: None)
+    with_ckpt, without = report['rows']
+    assert with_ckpt['checkpoint'] == ckpt and with_ckpt['quality'] is not None
+    assert without['checkpoint'] is None and without['quality'] is None  # neither trained
+    assert with_ckpt['image_ids'] == without['image_ids'] and report['same_images']
+    assert all(r['timing']['latency']['n'] == 1 for r in report['rows'])
