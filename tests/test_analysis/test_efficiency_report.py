@@ -56,14 +56,19 @@ def test_report_bad_inputs(tmp_path):
         run_efficiency_report(base, [base], checkpoints=['a.pth'], shape=(64, 64))
 
 
-@pytest.mark.skipif(not osp.isfile(EMBEDDED), reason='embedded data config not available')
-def test_short_training_gives_quality(tmp_path):
-    # The tiny model on the embedded data: 1 iteration, evaluation on 1 image.
+def _tiny_embedded_config(folder) -> str:
+    """The tiny Mask2Former (1 encoder layer) on the embedded data."""
     text = (f"_base_ = ['{EMBEDDED}']\n" +
             MASK2FORMER.format(enc_layers=1).replace(
                 "_base_ = ['mmdet::mask2former/mask2former_r50_8xb2-lsj-50e_coco-panoptic.py']",
                 ''))
-    cfg = write_config(tmp_path, 'tiny_embedded.py', text)
+    return write_config(folder, 'tiny_embedded.py', text)
+
+
+@pytest.mark.skipif(not osp.isfile(EMBEDDED), reason='embedded data config not available')
+def test_short_training_gives_quality(tmp_path):
+    # The tiny model on the embedded data: 1 iteration, evaluation on 1 image.
+    cfg = _tiny_embedded_config(tmp_path)
     report = run_efficiency_report(cfg, [], train_iters=1, num_images=1, eval_images=1,
                                    warmup=0, repeats=1, log=lambda m: None)
     row = report['rows'][0]
@@ -78,11 +83,7 @@ def test_checkpoints_are_evaluated_and_timed_side_by_side(tmp_path):
     from mmdet.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-    text = (f"_base_ = ['{EMBEDDED}']\n" +
-            MASK2FORMER.format(enc_layers=1).replace(
-                "_base_ = ['mmdet::mask2former/mask2former_r50_8xb2-lsj-50e_coco-panoptic.py']",
-                ''))
-    cfg_path = write_config(tmp_path, 'tiny_embedded.py', text)
+    cfg_path = _tiny_embedded_config(tmp_path)
     init_default_scope('mmdet')
     ckpt = str(tmp_path / 'tiny.pth')
     model = MODELS.build(Config.fromfile(cfg_path).model)
