@@ -341,7 +341,9 @@ def report_markdown(report: dict) -> str:
             f"{part_text} | {timing['throughput']:.2f} | "
             f"{cost['params']['total'] / 1e6:.2f} | {'; '.join(dyn) or '-'} |")
     timing0 = rows[0]['timing']
-    core = report.get('cpu_deform_attn')
+    # The CPU core only matters to models with deformable attention (and only on CPU).
+    has_deform = any(r['cost'].get('by_category', {}).get('deform_attn', 0) > 0 for r in rows)
+    core = report.get('cpu_deform_attn') if has_deform and timing0['device'] == 'cpu' else None
     notes = [
         '',
         f"FLOPs: mean per image over {rows[0]['inputs']} (batch 1), 1 FLOP = 1 multiply-add; "
