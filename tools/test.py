@@ -1,7 +1,8 @@
 """Test (evaluate) a checkpoint with an mmdet- or mmseg-family config.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--cfg-options k=v ...]
-    bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [args]  # or: mim test mmeffseg CONFIG --checkpoint CKPT
+    bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [args]
+    mim test mmeffseg CONFIG --checkpoint CKPT
 """
 import argparse
 import os.path as osp

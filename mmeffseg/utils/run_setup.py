@@ -124,5 +124,3 @@ __all__ = [
     'add_common_args', 'parse_tool_args', 'load_config', 'apply_common_args', 'build_runner',
     'check_load_from'
 ]
-
-

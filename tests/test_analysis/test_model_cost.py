@@ -120,8 +120,8 @@ EMBEDDED = osp.join(REPO, 'configs', 'mask2former',
                     'mask2former_r18-lite_1xb2-300i_embedded-panoptic.py')
 
 
-@pytest.mark.skipif(not (osp.isfile(EMBEDDED) and osp.isdir(osp.join(REPO, 'data',
-                                                                       'embedded_coco'))),
+@pytest.mark.skipif(not (osp.isfile(EMBEDDED)
+                         and osp.isdir(osp.join(REPO, 'data', 'embedded_coco'))),
                     reason='embedded data config not available')
 def test_dataset_images_counted_per_image(tiny_m2f):
     # The tiny model with the embedded config's test data (real images, test pipeline).

@@ -68,7 +68,8 @@ def test_distributed_launcher_two_cpu_processes(tmp_path):
                    'train_dataloader.batch_size=1', 'default_hooks.logger.interval=1'],
                   cwd=str(tmp_path), timeout=900)
     # Both ranks joined one gloo group and the runner saw a world of 2.
-    assert "'world_size': 2" in out or 'world_size: 2' in out or 'Distributed launcher: pytorch' in out
+    assert ("'world_size': 2" in out or 'world_size: 2' in out
+            or 'Distributed launcher: pytorch' in out)
     assert 'backend: gloo' in out.lower() or "'backend': 'gloo'" in out
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
 

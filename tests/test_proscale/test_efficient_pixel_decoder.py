@@ -21,8 +21,8 @@ def _build(**kwargs):
 def _max_diff(a, b):
     mask_a, feats_a = a
     mask_b, feats_b = b
-    diffs = [(mask_a - mask_b).abs().max()] + [(x - y).abs().max() for x, y in zip(feats_a,
-                                                                               feats_b)]
+    diffs = [(mask_a - mask_b).abs().max()]
+    diffs += [(x - y).abs().max() for x, y in zip(feats_a, feats_b)]
     return max(d.item() for d in diffs)
 
 

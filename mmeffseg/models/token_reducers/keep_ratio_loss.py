@@ -8,7 +8,6 @@ constrains every image instead.
 """
 from typing import List, Optional, Sequence
 
-import torch
 from torch import Tensor
 
 # Paper defaults: blocks 4..12 of 12 (0-based 3..11), three layers per target level.
@@ -50,8 +49,9 @@ def validate_keep_schedule(prune_layers: Sequence[int], keep_targets: Sequence[f
         raise ValueError(f'prune_layers {prune_layers} names a layer twice: one selector per '
                          'layer.')
     for layer in prune_layers:
-        if not isinstance(layer, int) or layer < 0 or (num_layers is not None
-                                                        and layer >= num_layers):
+        out_of_range = (not isinstance(layer, int) or layer < 0
+                        or (num_layers is not None and layer >= num_layers))
+        if out_of_range:
             bound = f'0..{num_layers - 1}' if num_layers is not None else '>= 0'
             raise ValueError(f'pruned layer {layer!r} does not exist: layers are 0-based '
                              f'block indices ({bound}).')
