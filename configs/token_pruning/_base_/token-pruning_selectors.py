@@ -12,5 +12,9 @@ _tp_selector = dict(
     per_image_loss=False,
     nested=False,  # True: a pruned token stays pruned (no reactivation)
     test_decision='threshold')  # 'gumbel' samples at test time like the released code
-token_pruning_selectors_vit_s = [dict(_tp_selector, layer=i, embed_dims=384) for i in _tp_prune_layers]
-token_pruning_selectors_vit_t = [dict(_tp_selector, layer=i, embed_dims=192) for i in _tp_prune_layers]
+token_pruning_selectors_vit_s = [
+    dict(_tp_selector, layer=i, embed_dims=384) for i in _tp_prune_layers
+]
+token_pruning_selectors_vit_t = [
+    dict(_tp_selector, layer=i, embed_dims=192) for i in _tp_prune_layers
+]
