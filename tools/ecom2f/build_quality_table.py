@@ -28,6 +28,9 @@ from typing import Dict, List
 import torch
 from mmengine.config import DictAction
 
+from mmeffseg.ops import set_cpu_deform_attn
+from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
+
 METRICS = ('pq', 'miou')
 
 
@@ -53,12 +56,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='override config settings, key=value (as in mmdet tools)')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_cpu_deform_attn_arg(parser)
     args = parser.parse_args(argv)
     if len(args.out) != len(args.metric) or len(set(args.metric)) != len(args.metric):
         parser.error(f'give one --out per distinct --metric (got metrics {args.metric} and '
                      f'outputs {args.out})')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
+    set_cpu_deform_attn(args.cpu_deform_attn)
     return args
 
 

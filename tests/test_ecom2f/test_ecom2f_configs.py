@@ -1,0 +1,49 @@
+"""Every ECO-M2F config loads as the intended step; the CPU-sized ones build."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+import mmeffseg  # noqa: F401  (registers the modules)
+
+CFG_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
+                   'ecom2f')
+CONFIGS = sorted(glob.glob(osp.join(CFG_DIR, 'ecom2f-*.py')))
+
+
+def test_every_backbone_and_dataset_has_a_parent_and_a_gate():
+    names = [osp.basename(p) for p in CONFIGS]
+    parents = {n.split('_', 1)[1].split('_')[0] + '/' + n.rsplit('_', 1)[1]
+               for n in names if n.startswith('ecom2f-parent_')}
+    gates = {n.split('_', 1)[1].split('_')[0] + '/' + n.rsplit('_', 1)[1]
+             for n in names if n.startswith('ecom2f-gate_')}
+    assert parents == gates and len(parents) >= 4  # r50, swin-t, r18-lite x coco128/embedded
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_is_the_named_step(path):
+    cfg = Config.fromfile(path)
+    model = cfg.model
+    assert model.type == 'EcoM2F'
+    assert model.panoptic_head.pixel_decoder.type == 'EarlyExitPixelDecoder'
+    assert tuple(model.panoptic_head.pixel_decoder.gate.exits) == tuple(model.exits)
+    if osp.basename(path).startswith('ecom2f-parent_'):
+        assert model.train_mode == 'parent' and model.test_cfg.exit_layers == max(model.exits)
+        assert cfg.find_unused_parameters  # layers past the sampled exit get no gradient
+    else:
+        assert model.train_mode == 'gate' and model.test_cfg.exit_layers is None
+        # The gate starts from its parent's checkpoint and reads its parent's Step-B table.
+        parent = osp.basename(osp.dirname(cfg.load_from))
+        assert osp.isfile(osp.join(CFG_DIR, parent + '.py')), parent
+        assert parent in model.quality_table
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if 'r18-lite' in p], ids=osp.basename)
+def test_cpu_sized_configs_build(path):
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    model = MODELS.build(Config.fromfile(path).model)
+    assert model.exits == (2, 3, 4, 5, 6)
+    assert len(model.panoptic_head.pixel_decoder.encoder.layers) == 6
