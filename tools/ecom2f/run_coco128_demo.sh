@@ -3,7 +3,8 @@
 #   Step A parent -> Step B quality table -> label histograms -> Step C gate for each beta
 #   (validation PQ + mean exit) -> expected GFLOPs (per-image average) against the parent.
 # Usage: bash tools/ecom2f/run_coco128_demo.sh   (env: DATA WORK SIZE PARENT_ITERS GATE_ITERS
-#        BETAS GATE_METRIC FLOP_IMAGES EXTRA_OPTS; COCO128_ROOT as in the configs)
+#        BETAS GATE_METRIC FLOP_IMAGES EXTRA_OPTS PARENT_CFG_OVERRIDE GATE_CFG_OVERRIDE;
+#        COCO128_ROOT as in the configs)
 #   DATA=coco128  (default) the 100 coco128 panoptic images at SIZE=192 px, 60 parent iterations
 #   DATA=embedded the 16 embedded images at the configs' 384 px, 300 parent iterations: the
 #                 overfitting scale at which Mask2Former predicts segments (PQ > 0)
@@ -28,6 +29,9 @@ case "$DATA" in
     SIZE=${SIZE-}; PARENT_ITERS=${PARENT_ITERS:-300}; FLOP_IMAGES=${FLOP_IMAGES:-16} ;;
   *) echo "DATA must be coco128 or embedded, got '$DATA'" >&2; exit 2 ;;
 esac
+# Other ECO-M2F configs on the same data (e.g. projects/proscale_ecom2f's) replace the pair.
+PARENT_CFG=${PARENT_CFG_OVERRIDE:-$PARENT_CFG}
+GATE_CFG=${GATE_CFG_OVERRIDE:-$GATE_CFG}
 WORK=${WORK:-work_dirs/ecom2f_${DATA}_demo}
 GATE_ITERS=${GATE_ITERS:-30}
 BETAS=${BETAS:-"0 0.01"}

@@ -59,7 +59,8 @@ def _batch(batch_size: int = 2, size=(64, 96), with_gt: bool = False):
     return inputs, samples
 
 
-@pytest.mark.parametrize('name', ['r18-lite_1xb2-500i_coco128', 'r50_8xb2-lsj-50e_coco'])
+@pytest.mark.parametrize(
+    'name', ['r18-lite_1xb2-500i_coco128', 'r18-lite_1xb2-300i_embedded', 'r50_8xb2-lsj-50e_coco'])
 def test_parent_configs_resolve_to_a_gated_progressive_encoder(name):
     parent = _build(osp.join(HERE, 'configs', f'proscale-333-ecom2f-parent_{name}-panoptic.py'))
     decoder = parent.panoptic_head.pixel_decoder
@@ -73,7 +74,8 @@ def test_parent_configs_resolve_to_a_gated_progressive_encoder(name):
     assert parent.exit_loss_weights == [float(k) for k in EXITS]
 
 
-@pytest.mark.parametrize('name', ['r18-lite_1xb8-200i_coco128', 'r50_1xb8-15k_coco'])
+@pytest.mark.parametrize(
+    'name', ['r18-lite_1xb8-200i_coco128', 'r18-lite_1xb8-30i_embedded', 'r50_1xb8-15k_coco'])
 def test_gate_configs_train_the_gate_of_the_project_parent(name):
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(HERE, 'configs', f'proscale-333-ecom2f-gate_{name}-panoptic.py'))
