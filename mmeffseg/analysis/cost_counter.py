@@ -97,11 +97,9 @@ class CostCounter:
             p.untyped_storage().data_ptr()
             for p in self.model.parameters()
         }
-        # The root is not tracked: ops outside submodules are charged to OUTSIDE. A root that
-        # is itself a deformable attention is, under that name, so that its core is counted.
-        modules = [(n, m) for n, m in self.model.named_modules() if n]
-        if is_deform_attn(self.model):
-            modules.insert(0, (OUTSIDE, self.model))
+        # The root is tracked under OUTSIDE, where ops outside submodules are charged anyway;
+        # so a root that is itself a deformable attention gets its core counted too.
+        modules = [(OUTSIDE, self.model)] + [(n, m) for n, m in self.model.named_modules() if n]
         self._tracker = ForwardTracker(modules, self._enter, self._exit)
         self._tracker.__enter__()
         self._mode = _OpDispatch(self)

@@ -17,6 +17,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 from mmengine.hooks import Hook
 
+from mmeffseg.ops import cpu_deform_attn as use_cpu_deform_attn
 from .model_cost import measure_model_cost
 from .model_inputs import (build_model, dataset_batches, ensure_dir, load_config, model_family,
                            shape_batches)
@@ -194,7 +195,6 @@ def run_efficiency_report(baseline: str,
             (training, evaluation, timing), ``'mmcv'`` or ``'gather'``; see
             :mod:`mmeffseg.ops.deform_attn_backend`. All configs use the same one.
     """
-    from mmeffseg.ops import cpu_deform_attn as use_cpu_deform_attn
     with use_cpu_deform_attn(cpu_deform_attn):
         report = _run_report(baseline, methods, checkpoints, train_iters, num_images, shape,
                              eval_images, warmup, repeats, metric, cfg_options, seed, log,

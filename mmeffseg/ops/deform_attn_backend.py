@@ -29,7 +29,8 @@ def _mmcv_module():
     return multi_scale_deform_attn
 
 
-_MMCV_CORE = getattr(_mmcv_module(), _FUNCTION_NAME)
+_MMCV_MODULE = _mmcv_module()
+_MMCV_CORE = getattr(_MMCV_MODULE, _FUNCTION_NAME)
 
 #: The available CPU cores, by name.
 CPU_DEFORM_ATTN_IMPLS: Dict[str, Callable] = {
@@ -40,7 +41,7 @@ CPU_DEFORM_ATTN_IMPLS: Dict[str, Callable] = {
 
 def get_cpu_deform_attn() -> str:
     """The name of the CPU core in use (``'mmcv'``, ``'gather'``, or ``'custom'``)."""
-    current = getattr(_mmcv_module(), _FUNCTION_NAME)
+    current = getattr(_MMCV_MODULE, _FUNCTION_NAME)
     for name, fn in CPU_DEFORM_ATTN_IMPLS.items():
         if current is fn:
             return name
@@ -58,17 +59,16 @@ def set_cpu_deform_attn(impl: str) -> str:
         raise ValueError(f'Unknown CPU deformable-attention core {impl!r}; choose one of '
                          f'{sorted(CPU_DEFORM_ATTN_IMPLS)}.')
     previous = get_cpu_deform_attn()
-    setattr(_mmcv_module(), _FUNCTION_NAME, CPU_DEFORM_ATTN_IMPLS[impl])
+    setattr(_MMCV_MODULE, _FUNCTION_NAME, CPU_DEFORM_ATTN_IMPLS[impl])
     return previous
 
 
 @contextlib.contextmanager
 def cpu_deform_attn(impl: str) -> Iterator[None]:
     """Context manager: use the CPU core ``impl`` inside, restore the previous one after."""
-    module = _mmcv_module()
-    previous = getattr(module, _FUNCTION_NAME)
+    previous = getattr(_MMCV_MODULE, _FUNCTION_NAME)
     set_cpu_deform_attn(impl)
     try:
         yield
     finally:
-        setattr(module, _FUNCTION_NAME, previous)
+        setattr(_MMCV_MODULE, _FUNCTION_NAME, previous)
