@@ -3,7 +3,7 @@
 A k x k maximum is a maximum over k rows of maxima over k columns, and a width-k 1-D maximum
 is k // 2 repeated width-3 maxima, so these passes give exactly
 ``F.max_pool2d(x, k, stride=1, padding=k // 2)`` (its implicit padding never wins a maximum).
-On CPU this is about 5x faster than PyTorch's pooling kernel, which also computes the argmax
+On CPU this is several times faster than PyTorch's pooling kernel, which also computes the argmax
 indices that inference never uses.
 """
 import torch

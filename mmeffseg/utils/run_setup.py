@@ -23,8 +23,8 @@ def add_cpu_deform_attn_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--cpu-deform-attn', choices=sorted(CPU_DEFORM_ATTN_IMPLS), default='mmcv',
         help="CPU core of mmcv's MultiScaleDeformableAttention for every model in the run: "
-        "'mmcv' (its grid_sample loop, the default) or 'gather' (same results, about 3x "
-        'faster). GPU runs use the CUDA op either way.')
+        "'mmcv' (its grid_sample loop, the default) or 'gather' (same results, "
+        'several times faster). GPU runs use the CUDA op either way.')
 
 
 def add_common_args(parser: argparse.ArgumentParser, overrides_example: str) -> None:

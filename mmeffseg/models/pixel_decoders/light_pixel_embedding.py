@@ -2,7 +2,7 @@
 
 Replaces the 3x3 conv (+norm+act) that the pixel decoder's FPN step applies to each finer map
 with a parameter-free 3x3 max-pool (stride 1, padding 1) followed by the same norm and act.
-At inference the pool runs as a separable max filter (same values, about 3x faster on CPU).
+At inference the pool runs as a separable max filter (same values, faster on CPU).
 """
 from typing import Optional
 

@@ -1,0 +1,80 @@
+"""Time mmeffseg's CPU ops against the ops they stand in for, on random inputs.
+
+* deformable-attention core: mmcv's ``multi_scale_deformable_attn_pytorch`` vs
+  ``multi_scale_deformable_attn_gather`` for one encoder layer's call (every token a query);
+* LPE's pool: ``F.max_pool2d(x, 3, 1, 1)`` vs ``max_filter2d`` on one ``(1, C, H, W)`` map.
+
+Both pairs are checked for equal outputs first. Defaults: Mask2Former R50 at 1024x1024 (levels
+32x32, 64x64, 128x128; 8 heads of 32 channels, 4 points; the 256-channel stride-4 map).
+
+Example:
+    OMP_NUM_THREADS=1 python tools/analysis_tools/benchmark_cpu_ops.py --repeats 5
+"""
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+from mmeffseg.analysis import latency_stats
+from mmeffseg.ops import (CPU_DEFORM_ATTN_IMPLS, max_filter2d,
+                          multi_scale_deformable_attn_gather)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--levels', type=int, nargs='+', default=[32, 64, 128],
+                        help='square level sizes of the deformable attention, coarsest first')
+    parser.add_argument('--heads', type=int, default=8)
+    parser.add_argument('--head-dims', type=int, default=32)
+    parser.add_argument('--points', type=int, default=4)
+    parser.add_argument('--map', type=int, nargs=3, default=[256, 256, 256],
+                        metavar=('C', 'H', 'W'), help='map of the max-pool comparison')
+    parser.add_argument('--repeats', type=int, default=5)
+    return parser.parse_args(argv)
+
+
+def _time(fn, repeats: int) -> dict:
+    fn()  # warm-up
+    seconds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - t0)
+    return latency_stats(seconds)
+
+
+@torch.no_grad()
+def main(argv=None):
+    args = parse_args(argv)
+    torch.manual_seed(0)
+    shapes = torch.tensor([[s, s] for s in args.levels])
+    keys = int(shapes.prod(1).sum())
+    levels = len(args.levels)
+    value = torch.randn(1, keys, args.heads, args.head_dims)
+    loc = torch.rand(1, keys, args.heads, levels, args.points, 2) * 1.2 - 0.1
+    attn = torch.rand(1, keys, args.heads, levels, args.points)
+    attn = attn.flatten(-2).softmax(-1).view_as(attn)
+    mmcv_core = CPU_DEFORM_ATTN_IMPLS['mmcv']
+    diff = (mmcv_core(value, shapes, loc, attn) -
+            multi_scale_deformable_attn_gather(value, shapes, loc, attn)).abs().max().item()
+    ref = _time(lambda: mmcv_core(value, shapes, loc, attn), args.repeats)
+    new = _time(lambda: multi_scale_deformable_attn_gather(value, shapes, loc, attn),
+                args.repeats)
+    print(f'deformable-attention core, {keys} queries, levels {args.levels}, '
+          f'{args.heads}x{args.head_dims} channels, {args.points} points '
+          f'({torch.get_num_threads()} thread(s), max abs diff {diff:.2e}):')
+    print(f"  mmcv {ref['median'] * 1e3:.1f} ms, gather {new['median'] * 1e3:.1f} ms "
+          f"(median of {args.repeats}) -> {ref['median'] / new['median']:.2f}x faster")
+
+    x = torch.randn(1, *args.map)
+    same = torch.equal(F.max_pool2d(x, 3, 1, 1), max_filter2d(x, 3))
+    ref = _time(lambda: F.max_pool2d(x, 3, 1, 1), args.repeats)
+    new = _time(lambda: max_filter2d(x, 3), args.repeats)
+    print(f'3x3 max-pool, stride 1, map {tuple(x.shape)} (equal outputs: {same}):')
+    print(f"  F.max_pool2d {ref['median'] * 1e3:.1f} ms, max_filter2d {new['median'] * 1e3:.1f} "
+          f"ms (median of {args.repeats}) -> {ref['median'] / new['median']:.2f}x faster")
+
+
+if __name__ == '__main__':
+    main()
