@@ -26,7 +26,7 @@ def tiny_mask2former_cfg(ecom2f: bool = True, gate: bool = True, **model_kwargs)
                              ffn_drop=0.0, act_cfg=dict(type='ReLU', inplace=True)))),
         positional_encoding=dict(num_feats=EMBED // 2, normalize=True))
     if ecom2f:
-        pixel_decoder['type'] = 'EarlyExitPixelDecoder'
+        pixel_decoder['type'] = 'EfficientMSDeformAttnPixelDecoder'
         if gate:
             pixel_decoder['gate'] = dict(type='TokenMeanExitGate', exits=EXITS)
     attn = dict(embed_dims=EMBED, num_heads=4, dropout=0.0, batch_first=True)
@@ -104,12 +104,14 @@ def randomize_gate_(model, inputs: Optional[torch.Tensor] = None, seed: int = 1,
     """Give the gate large random weights; centred on ``inputs`` so that their images (most
     likely) pick different exits."""
     gen = torch.Generator().manual_seed(seed)
-    decoder = model.panoptic_head.pixel_decoder
-    gate = decoder.gate
+    decoder = model.pixel_decoder
+    gate = decoder.encoder.gate
     with torch.no_grad():
         gate.fc.weight.copy_(torch.randn(gate.fc.weight.shape, generator=gen) * scale)
         if inputs is not None:
-            means = decoder.project_coarsest(model.extract_feat(inputs)).mean(1)
+            enc_inputs = decoder.encoder_inputs(model.extract_feat(inputs))
+            h, w = enc_inputs['spatial_shapes'][0].tolist()
+            means = enc_inputs['query'][:, :h * w].mean(1)
             gate.fc.bias.copy_(-gate.fc.weight @ means.mean(0))
 
 

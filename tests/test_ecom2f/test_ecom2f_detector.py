@@ -22,9 +22,8 @@ def test_forced_exit_6_reproduces_mask2former():
     with torch.no_grad():
         cls_b, mask_b = _head_outputs(base, inputs, clone_samples(samples))
         out_b = base.predict(inputs, clone_samples(samples))
-        eco.pixel_decoder.forced_exit = 6
-        cls_e, mask_e = _head_outputs(eco, inputs, clone_samples(samples))
-        eco.pixel_decoder.forced_exit = None
+        with eco.exit_encoder.exit_setting(forced_exit=6):
+            cls_e, mask_e = _head_outputs(eco, inputs, clone_samples(samples))
         out_e = eco.predict(inputs, clone_samples(samples))
     assert (cls_b - cls_e).abs().max() <= 1e-5
     assert (mask_b - mask_e).abs().max() <= 1e-5
@@ -32,8 +31,7 @@ def test_forced_exit_6_reproduces_mask2former():
         assert torch.equal(a, b)
     assert [r.metainfo['exit_layers'] for r in out_e] == [6, 6]
     # A shallower exit changes the outputs (the check above can fail).
-    eco.pixel_decoder.forced_exit = 2
-    with torch.no_grad():
+    with torch.no_grad(), eco.exit_encoder.exit_setting(forced_exit=2):
         _, mask_2 = _head_outputs(eco, inputs, clone_samples(samples))
     assert (mask_2 - mask_b).abs().max() > 1e-3
 
@@ -64,7 +62,7 @@ def test_test_cfg_and_forced_exits():
         with model.forced_exits([2, 5]):
             out = model.predict(inputs, clone_samples(samples))
         assert [r.metainfo['exit_layers'] for r in out] == [2, 5]
-        assert model.pixel_decoder.forced_exit is None  # restored
+        assert model.exit_encoder.forced_exit is None  # restored
 
 
 def test_predict_at_exits_matches_fixed_exit_predictions():
@@ -103,7 +101,7 @@ def test_parent_loss_scaling_and_depth():
     has_grad = [any(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
                 for layer in layers]
     assert has_grad == [True, True, True, False, False, False]
-    assert all(p.grad is None for p in model.pixel_decoder.gate.parameters())
+    assert all(p.grad is None for p in model.gate.parameters())
 
 
 def test_uniform_sampling_covers_exits():
@@ -128,12 +126,12 @@ def test_gate_training_freezes_all_but_gate(tmp_path):
     model.train()
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all('.gate.' in n for n in trainable)
-    assert not model.backbone.training and model.pixel_decoder.gate.training
+    assert not model.backbone.training and model.gate.training
     inputs, samples = tiny_batch(2, img_ids=[0, 1])
     out = model.loss(inputs, samples)
     assert set(out) == {'loss_gate', 'gate_acc'}
     out['loss_gate'].backward()
-    assert model.pixel_decoder.gate.fc.weight.grad is not None
+    assert model.gate.fc.weight.grad is not None
     # labels: image 1 increases with depth -> exit 6; image 0 too (beta 0)
     assert model.quality_table.labels([0, 1], 0.0).tolist() == [4, 4]
     assert model.quality_table.labels([0, 1], 0.05).tolist() == [0, 4]
@@ -182,7 +180,7 @@ def test_bad_test_exit_and_decoder():
     cfg['panoptic_head']['pixel_decoder'].pop('gate')
     from mmdet.registry import MODELS
     from mmengine.config import ConfigDict
-    with pytest.raises(ValueError, match='EarlyExitPixelDecoder'):
+    with pytest.raises(ValueError, match='ScheduledDeformableEncoder'):
         MODELS.build(ConfigDict(cfg))
 
 
@@ -201,7 +199,7 @@ def test_tensor_forward_uses_test_cfg_exit():
     inputs, samples = tiny_batch(2, with_gt=False)
     with torch.no_grad():
         model._forward(inputs, samples)
-        assert model.pixel_decoder.last_exits.tolist() == [3, 3]
+        assert model.exit_encoder.last_exits.tolist() == [3, 3]
         with model.forced_exits(5):
             model._forward(inputs, samples)
-        assert model.pixel_decoder.last_exits.tolist() == [5, 5]
+        assert model.exit_encoder.last_exits.tolist() == [5, 5]

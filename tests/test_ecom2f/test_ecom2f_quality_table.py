@@ -25,6 +25,22 @@ def test_exit_labels_formula_and_ties():
         assert exit_labels(q, EXITS, beta).tolist() == expect
 
 
+def test_exit_labels_exact_decimal_ties():
+    """Ties that are exact in decimals go to the cheaper exit, whatever float rounding says."""
+    # q_2 - 0.01 * 2 == q_3 - 0.01 * 3 == 0.27, but in floats the second is larger.
+    assert 0.30 - 0.01 * 3 > 0.29 - 0.01 * 2
+    assert exit_labels(np.array([[0.29, 0.30]]), (2, 3), 0.01).tolist() == [0]
+    # A grid of qualities on 0.01 steps and betas on 0.01 steps: the rule in exact integer
+    # arithmetic (hundredths) must agree with the labels everywhere.
+    rng = np.random.default_rng(0)
+    cents = rng.integers(0, 101, size=(3000, len(EXITS)))
+    for beta_cents in range(9):
+        utility = cents - beta_cents * np.asarray(EXITS)[None, :]
+        expect = np.argmax(utility == utility.max(axis=1, keepdims=True), axis=1)
+        got = exit_labels(cents / 100.0, EXITS, beta_cents / 100.0)
+        assert got.tolist() == expect.tolist(), f'beta={beta_cents / 100}'
+
+
 def test_roundtrip_labels_and_histogram(tmp_path):
     path = str(tmp_path / 't.json')
     write_quality_table(path, {7: [0.1, 0.2, 0.3, 0.4, 0.5], 3: [0.9, 0.9, 0.9, 0.9, 0.9]},

@@ -8,8 +8,7 @@ from mmdet.registry import MODELS
 from mmengine.config import ConfigDict
 
 from mmeffseg.models.encoders import ScheduledDeformableEncoder
-from mmeffseg.models.pixel_decoders import (EfficientMSDeformAttnPixelDecoder,
-                                            LightPixelEmbedding)
+from mmeffseg.models.pixel_decoders import LightPixelEmbedding
 
 
 def _build(**kwargs):
@@ -41,7 +40,7 @@ def test_baseline_identity(stage_layers):
     feats = tiny_feats()
     with torch.no_grad():
         assert _max_diff(ours(feats), ref(feats)) <= 1e-5
-    assert ours.last_exits.tolist() == [6, 6]
+    assert ours.encoder.last_exits.tolist() == [6, 6]
 
 
 def test_proscale_parameter_layout():
@@ -102,30 +101,43 @@ def test_trc_changes_output():
         assert _max_diff(on(feats), off(feats)) > 1e-4
 
 
-def test_exits_hook():
+def test_encoder_runs_the_exits():
+    """The pixel decoder holds no exit state; the encoder's exit setting decides and records."""
     dec = _build(num_layers=3).eval()
-    seen = {}
-
-    def spy(tokens):
-        seen['shape'] = tuple(tokens.shape)
-        return EfficientMSDeformAttnPixelDecoder.select_exits(dec, tokens)
-
-    dec.select_exits = spy
+    assert not hasattr(dec, 'forced_exit') and not hasattr(dec, 'last_exits')
     feats = tiny_feats()
     with torch.no_grad():
         full = dec(feats)
-        assert seen['shape'] == (2, 6, EMBED)  # coarsest level, projected: (B, L5, C)
-        dec.forced_exit = 1
-        one = dec(feats)
-        assert dec.last_exits.tolist() == [1, 1]
-        dec.forced_exit = torch.tensor([3, 0])
-        mixed = dec(feats)
-        assert dec.last_exits.tolist() == [3, 0]
+        assert dec.encoder.last_exits.tolist() == [3, 3]
+        with dec.encoder.exit_setting(forced_exit=1):
+            one = dec(feats)
+        assert dec.encoder.last_exits.tolist() == [1, 1]
+        with dec.encoder.exit_setting(forced_exit=[3, 0]):
+            mixed = dec(feats)
+        assert dec.encoder.last_exits.tolist() == [3, 0]
+        assert dec.encoder.forced_exit is None  # restored
     assert torch.allclose(mixed[0][0], full[0][0], atol=1e-5)
     assert not torch.allclose(one[0][0], full[0][0], atol=1e-4)
-    dec.forced_exit = 4
-    with pytest.raises(ValueError, match=r'0\.\.3'):
+    with pytest.raises(ValueError, match=r'0\.\.3'), dec.encoder.exit_setting(forced_exit=4):
         dec(feats)
+
+
+def test_gate_reads_the_encoders_coarsest_input_tokens():
+    dec = _build(num_layers=3, gate=dict(exits=(1, 2, 3))).eval()
+    assert dec.encoder.gate.in_channels == EMBED
+    assert 'encoder.gate.fc.weight' in dec.state_dict()
+    feats = tiny_feats()
+    with torch.no_grad():
+        dec(feats)
+        coarsest = dec.input_convs[0](feats[-1]).flatten(2).transpose(1, 2)
+        expected = dec.encoder.gate(coarsest)
+    torch.testing.assert_close(dec.encoder.last_gate_logits, expected)
+    assert dec.encoder.last_exits.tolist() == dec.encoder.gate.logits_to_exits(expected).tolist()
+    # A checkpoint from when the pixel decoder held the gate still loads.
+    old = {(k[len('encoder.'):] if k.startswith('encoder.gate.') else k): v
+           for k, v in dec.state_dict().items()}
+    assert 'gate.fc.weight' in old
+    dec.load_state_dict(old, strict=True)
 
 
 def test_four_encoder_levels():
@@ -159,11 +171,13 @@ def test_bad_config(kwargs, match):
         _build(**kwargs)
 
 
-def test_conflicting_schedule_sources():
+def test_schedule_shorthand_reaches_the_encoder():
+    """stage_layers / trc_cfg of the pixel decoder are the encoder's (one place, overriding)."""
     cfg = tiny_pixel_decoder()
-    cfg['encoder']['level_schedule'] = [3, 3]
-    with pytest.raises(ValueError, match='not both'):
-        _build(encoder=cfg['encoder'], stage_layers=(1, 1, 0))
+    cfg['encoder']['stage_layers'] = (2, 2, 2)
+    dec = _build(encoder=cfg['encoder'], stage_layers=(1, 1, 0), trc_cfg=dict())
+    assert dec.encoder.level_schedule == [1, 2] and dec.encoder.stage_layers == (1, 1, 0)
+    assert dec.encoder.trc is not None
 
 
 def test_wrong_number_of_feature_maps():

@@ -34,8 +34,12 @@ def test_config_names_and_stages():
         name = osp.basename(path)
         p = name.split('-')[1]
         cfg = Config.fromfile(path)
-        dec = cfg.model.panoptic_head.pixel_decoder
-        assert dec.type == 'EfficientMSDeformAttnPixelDecoder', name
+        if cfg.get('default_scope') == 'mmseg':  # mmseg's Mask2Former: decode_head
+            dec = cfg.model.decode_head.pixel_decoder
+            assert dec.type == 'mmdet.EfficientMSDeformAttnPixelDecoder', name
+        else:
+            dec = cfg.model.panoptic_head.pixel_decoder
+            assert dec.type == 'EfficientMSDeformAttnPixelDecoder', name
         assert tuple(dec.stage_layers) == tuple(int(c) for c in p), name
         assert dec.output_op == 'maxpool' and dec.trc_cfg.temperature == 0.1, name
         assert dec.encoder.layer_cfg.self_attn_cfg.num_levels == 3, name

@@ -1,8 +1,10 @@
 """ECO-M2F Step B: per-image quality of a trained parent at every exit, in one JSON table.
 
-Runs the parent (an ``EcoM2F`` model) on every image of a dataset split once per exit
-(backbone once, the exits as one batch with per-image depths) and stores the per-image quality
-(panoptic quality or mIoU, as a fraction in [0, 1]) keyed by image id::
+Runs the parent (an mmdet ``EcoM2F`` or an mmseg ``EcoM2FSegmentor``) on every image of a
+dataset split once per exit (backbone once, the exits as one batch with per-image depths) and
+stores the per-image quality
+(panoptic quality or mIoU, as a fraction in [0, 1]) keyed by image id (mmseg datasets: the
+image file name without extension; mmseg parents are scored by mIoU only)::
 
     python tools/ecom2f/build_quality_table.py CONFIG CHECKPOINT --out table.json
     torchrun --nproc_per_node 2 tools/ecom2f/build_quality_table.py CONFIG CHECKPOINT \\
@@ -120,18 +122,23 @@ def build(args: argparse.Namespace):
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
     import mmeffseg  # noqa: F401  (registers the modules even without custom_imports)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    from mmdet.registry import DATASETS, MODELS
+    scope = cfg.get('default_scope', 'mmdet')
+    init_default_scope(scope)
+    if scope == 'mmseg':
+        from mmseg.registry import DATASETS, MODELS
+    else:
+        from mmdet.registry import DATASETS, MODELS
 
     # Only the panoptic map is scored: skip the instance post-processing (a large share of the
     # per-exit cost at full resolution).
-    if cfg.model.get('test_cfg') is not None:
+    if scope != 'mmseg' and cfg.model.get('test_cfg') is not None:
         cfg.model.test_cfg.instance_on = False
         cfg.model.test_cfg.panoptic_on = True
     model = MODELS.build(cfg.model)
     if not hasattr(model, 'predict_at_exits'):
-        raise ValueError(f'{args.config}: model type {type(model).__name__} is not an EcoM2F '
-                         f'model; Step B needs the parent config (model.type=\'EcoM2F\').')
+        raise ValueError(f'{args.config}: model type {type(model).__name__} is not an ECO-M2F '
+                         f"model; Step B needs the parent config (model.type='EcoM2F' or "
+                         "'EcoM2FSegmentor').")
     load_checkpoint(model, args.checkpoint, map_location='cpu', logger='current')
     model.eval()
 
@@ -142,37 +149,36 @@ def build(args: argparse.Namespace):
     return model, dataset
 
 
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    existing = [p for p in args.out if osp.isfile(p)]
-    if existing and not args.overwrite:
-        raise FileExistsError(f'{existing[0]!r} exists; pass --overwrite to rebuild it or choose '
-                              f'another --out.')
-    init_distributed(args.launcher)
-
+def semantic_scorer(metrics):
+    """Per-image mIoU of an mmseg parent, against the label map its test pipeline loads."""
+    if metrics != ['miou']:
+        raise ValueError(f'--metric {metrics}: an mmseg parent predicts semantic maps; use '
+                         '--metric miou.')
     import numpy as np
-    from mmengine.dataset import pseudo_collate
-    from mmengine.dist import all_gather_object, barrier, get_dist_info
-    from mmengine.utils import ProgressBar
+
+    from mmeffseg.engine.per_image_quality import per_image_miou
+
+    def score(img_id, data_sample, preds):
+        if 'gt_sem_seg' not in data_sample:
+            raise ValueError(f'Image {img_id}: no gt_sem_seg; the test pipeline must load the '
+                             'annotations (LoadAnnotations).')
+        gt = data_sample.gt_sem_seg.data[0].cpu().numpy().astype(np.int64)
+        return {'miou': [per_image_miou(gt, p.pred_sem_seg.data[0].cpu().numpy())
+                         for p in preds]}
+
+    return score
+
+
+def panoptic_scorer(metrics, dataset):
+    """Per-image PQ and/or mIoU of an mmdet parent, against COCO-panoptic ground truth."""
+    import numpy as np
 
     from mmeffseg.engine.per_image_quality import (MMDET_INSTANCE_OFFSET,
                                                    CocoPanopticGroundTruth,
                                                    mmdet_panoptic_to_segments, per_image_miou,
                                                    per_image_pq)
-    from mmeffseg.models.gates import check_exits, write_quality_table
-
-    rank, world_size = get_dist_info()
-    model, dataset = build(args)
-    exits = check_exits(args.exits if args.exits else model.exits, '--exits')
     gt = CocoPanopticGroundTruth(dataset.ann_file, dataset.data_prefix['seg'])
     num_classes = len(dataset.metainfo['classes'])
-
-    num_images = len(dataset) if args.limit is None else min(args.limit, len(dataset))
-    img_ids = [dataset.get_data_info(i)['img_id'] for i in range(num_images)]
-    missing_gt = [i for i in img_ids if i not in gt]
-    if missing_gt:
-        raise ValueError(f'{dataset.ann_file}: image {missing_gt[0]} has no panoptic '
-                         f'annotation, so it cannot get a per-image quality.')
 
     def quality_of(img_id, pan: np.ndarray, metric: str) -> float:
         if metric == 'pq':
@@ -183,6 +189,41 @@ def main(argv=None) -> None:
         gt_sem = gt.load_semantic(img_id, dataset.cat2label)
         return per_image_miou(gt_sem, pan % MMDET_INSTANCE_OFFSET)
 
+    def score(img_id, data_sample, preds):
+        if img_id not in gt:
+            raise ValueError(f'{dataset.ann_file}: image {img_id} has no panoptic '
+                             f'annotation, so it cannot get a per-image quality.')
+        pans = [p.pred_panoptic_seg.sem_seg[0].cpu().numpy().astype(np.int64) for p in preds]
+        return {m: [quality_of(img_id, pan, m) for pan in pans] for m in metrics}
+
+    return score
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    existing = [p for p in args.out if osp.isfile(p)]
+    if existing and not args.overwrite:
+        raise FileExistsError(f'{existing[0]!r} exists; pass --overwrite to rebuild it or choose '
+                              f'another --out.')
+    init_distributed(args.launcher)
+
+    from mmengine.dataset import pseudo_collate
+    from mmengine.dist import all_gather_object, barrier, get_dist_info
+    from mmengine.utils import ProgressBar
+
+    from mmeffseg.models.eco_m2f_steps import image_id_of
+    from mmeffseg.models.gates import check_exits, write_quality_table
+
+    rank, world_size = get_dist_info()
+    model, dataset = build(args)
+    exits = check_exits(args.exits if args.exits else model.exits, '--exits')
+    if hasattr(model, 'decode_head'):  # an mmseg segmentor
+        score = semantic_scorer(args.metric)
+    else:
+        score = panoptic_scorer(args.metric, dataset)
+
+    num_images = len(dataset) if args.limit is None else min(args.limit, len(dataset))
+    img_ids = [image_id_of(dataset.get_data_info(i)) for i in range(num_images)]
     partial_prefix = args.out[0]
     done = {i: q for i, q in read_partials(partial_prefix).items()
             if all(m in q for m in args.metric)}
@@ -200,9 +241,7 @@ def main(argv=None) -> None:
             img_id = img_ids[idx]
             data = model.data_preprocessor(pseudo_collate([dataset[idx]]), False)
             preds = model.predict_at_exits(data['inputs'], data['data_samples'][0], exits)
-            pans = [p.pred_panoptic_seg.sem_seg[0].cpu().numpy().astype(np.int64)
-                    for p in preds]
-            quality = {m: [quality_of(img_id, pan, m) for pan in pans] for m in args.metric}
+            quality = score(img_id, data['data_samples'][0], preds)
             computed[str(img_id)] = quality
             part.write(json.dumps(dict(img_id=img_id, quality=quality)) + '\n')
             part.flush()
@@ -221,7 +260,8 @@ def main(argv=None) -> None:
             write_quality_table(
                 out, table, exits,
                 metadata=dict(metric=metric, split=args.split, config=args.config,
-                              checkpoint=args.checkpoint, ann_file=dataset.ann_file))
+                              checkpoint=args.checkpoint,
+                              ann_file=getattr(dataset, 'ann_file', None)))
             print(f'Wrote {out} ({len(table)} images, {metric}).', flush=True)
     barrier()
     if rank == 0:

@@ -1,6 +1,7 @@
 """Encoder latency of an ECO-M2F model at every fixed exit, measured in one run.
 
-Captures the deformable encoder's inputs for one batch, then times the encoder alone with
+Prepares the deformable encoder's inputs for one batch (the pixel decoder's
+``encoder_inputs``), then times the encoder alone with
 every image forced to exit after k layers, for each k, interleaving the exits round by round so
 that load changes on a shared machine hit all exits alike. Prints, per exit, the median time,
 its ratio to the full encoder and the ideal ratio k / num_layers::
@@ -32,24 +33,15 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def capture_encoder_call(model, batch: dict) -> tuple:
-    """Run the network once and return the encoder and the keyword arguments it got."""
-    encoder = model.panoptic_head.pixel_decoder.encoder
-    captured = {}
-
-    def grab(module, args, kwargs):
-        captured.update(kwargs)
-
-    handle = encoder.register_forward_pre_hook(grab, with_kwargs=True)
-    try:
-        with torch.no_grad():
-            model._forward(batch['inputs'], batch['data_samples'])
-    finally:
-        handle.remove()
-    if not captured:
-        raise ValueError('The encoder was not called with keyword arguments; is this an '
-                         'EarlyExitPixelDecoder model?')
-    return encoder, captured
+def encoder_call(model, batch: dict) -> tuple:
+    """The model's exit encoder and its keyword arguments for one batch (backbone run once)."""
+    decoder = getattr(model, 'pixel_decoder', None)
+    if decoder is None or not hasattr(decoder, 'encoder_inputs'):
+        raise ValueError('The model has no ECO-M2F pixel decoder; use an EcoM2F (mmdet) or '
+                         'EcoM2FSegmentor (mmseg) config.')
+    with torch.no_grad():
+        kwargs = decoder.encoder_inputs(model.extract_feat(batch['inputs']))
+    return decoder.encoder, kwargs
 
 
 def main(argv=None):
@@ -57,12 +49,8 @@ def main(argv=None):
     if args.warmup < 0 or args.rounds < 1 or args.repeats < 1:
         raise ValueError('Need --warmup >= 0, --rounds >= 1 and --repeats >= 1.')
     cfg, model = prepare(args.config, args, args.checkpoint)
-    decoder = getattr(getattr(model, 'panoptic_head', None), 'pixel_decoder', None)
-    if decoder is None or not hasattr(decoder, 'forced_exit'):
-        raise ValueError(f'{args.config}: the model has no early-exit pixel decoder '
-                         "(panoptic_head.pixel_decoder.type='EarlyExitPixelDecoder').")
     batch = input_batches(cfg, model, args)[0]
-    encoder, kwargs = capture_encoder_call(model, batch)
+    encoder, kwargs = encoder_call(model, batch)
     num_layers = len(encoder.layers)
     exits = args.exits or list(range(1, num_layers + 1))
     if num_layers not in exits:

@@ -78,11 +78,11 @@ for BETA in $BETAS; do
     echo "== Expected cost, gate beta=$BETA"
     python tools/analysis_tools/get_flops.py $GATE_CFG --checkpoint "$GDIR/iter_$GATE_ITERS.pth" \
         --num-images $FLOP_IMAGES "${CORE[@]}" "${OPTS_CFG[@]}" \
-        --parts panoptic_head.pixel_decoder.encoder panoptic_head.pixel_decoder.gate \
+        --parts panoptic_head.pixel_decoder.encoder panoptic_head.pixel_decoder.encoder.gate \
         --out "$GDIR/flops.json"
 done
 echo "== Cost of the 6-layer parent"
 python tools/analysis_tools/get_flops.py $PARENT_CFG --checkpoint "$PARENT_CKPT" \
     --num-images $FLOP_IMAGES "${CORE[@]}" "${OPTS_CFG[@]}" \
-    --parts panoptic_head.pixel_decoder.encoder panoptic_head.pixel_decoder.gate \
+    --parts panoptic_head.pixel_decoder.encoder panoptic_head.pixel_decoder.encoder.gate \
     --out "$WORK/parent/flops.json"

@@ -12,7 +12,8 @@ ecom2f_parent_model = dict(
     train_mode='parent',
     panoptic_head=dict(
         pixel_decoder=dict(
-            type='EarlyExitPixelDecoder', gate=dict(type='TokenMeanExitGate', exits=exits))),
+            type='EfficientMSDeformAttnPixelDecoder',
+            gate=dict(type='TokenMeanExitGate', exits=exits))),
     test_cfg=dict(exit_layers=6))
 # Layers deeper than the sampled exit (and the gate) get no gradient in an iteration.
 find_unused_parameters = True  # read by mmengine's (and tools/train.py's CPU) DDP wrapper

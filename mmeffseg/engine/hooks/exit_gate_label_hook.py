@@ -1,12 +1,16 @@
 """Checks the ECO-M2F quality table against the training set and logs the gate labels."""
 from typing import Dict, List
 
-from mmdet.registry import HOOKS
+from mmdet.registry import HOOKS as MMDET_HOOKS
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmseg.registry import HOOKS as MMSEG_HOOKS
+
+from mmeffseg.models.eco_m2f_steps import image_id_of
 
 
-@HOOKS.register_module()
+@MMSEG_HOOKS.register_module()
+@MMDET_HOOKS.register_module()
 class ExitGateLabelHook(Hook):
     """Before gate training (ECO-M2F Step C), validate the labels and print their histogram.
 
@@ -31,16 +35,14 @@ class ExitGateLabelHook(Hook):
 
 
 def training_image_ids(dataset) -> List:
-    """Unique ``img_id`` of every sample of a (possibly wrapped) dataset, in order."""
+    """Unique image key (``img_id``, else the ``img_path`` stem) of every sample of a
+    (possibly wrapped) dataset, in order."""
     seen, ids = set(), []
     for i in range(len(dataset)):
-        info = dataset.get_data_info(i)
-        if 'img_id' not in info:
-            raise ValueError(f'Training sample {i} has no img_id; ECO-M2F gate labels are keyed '
-                             f'by image id (use a COCO-style dataset).')
-        if info['img_id'] not in seen:
-            seen.add(info['img_id'])
-            ids.append(info['img_id'])
+        img_id = image_id_of(dataset.get_data_info(i))
+        if img_id not in seen:
+            seen.add(img_id)
+            ids.append(img_id)
     return ids
 
 

@@ -2,18 +2,20 @@
 from collections import Counter
 from typing import Optional, Sequence
 
-from mmdet.registry import HOOKS
+from mmdet.registry import HOOKS as MMDET_HOOKS
 from mmengine.dist import all_gather_object, get_world_size
 from mmengine.hooks import Hook
+from mmseg.registry import HOOKS as MMSEG_HOOKS
 
 
-@HOOKS.register_module()
+@MMSEG_HOOKS.register_module()
+@MMDET_HOOKS.register_module()
 class ExitStatisticsHook(Hook):
     """Average exit and exit histogram over an evaluation (ECO-M2F inference).
 
-    Reads ``metainfo['exit_layers']`` of every prediction (written by ``EcoM2F``) and, at the
-    end of each validation / test run, logs the mean exit and the number of images per exit,
-    gathered over all ranks. Predictions without the key are ignored.
+    Reads ``metainfo['exit_layers']`` of every prediction (written by ``EcoM2F`` and
+    ``EcoM2FSegmentor``) and, at the end of each validation / test run, logs the mean exit and
+    the number of images per exit, gathered over all ranks. Predictions without the key are ignored.
     """
 
     priority = 'LOW'

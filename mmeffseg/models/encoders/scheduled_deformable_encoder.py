@@ -7,13 +7,16 @@
   token sequence; the finer tokens keep their features (their input features until a layer
   that sees their level runs);
 * an optional token re-calibration (TRC) of the coarse levels' input tokens (PRO-SCALE);
-* a per-image exit (ECO-M2F, arXiv 2404.15244): ``num_layers_per_image`` says how many layers
-  each image runs; a layer runs only on the images that reach it.
+* a per-image exit (ECO-M2F, arXiv 2404.15244): each image runs its own number of layers; a
+  layer runs only on the images that reach it. The encoder owns the exit policy: an optional
+  gate reading its coarsest-level input tokens, a forced exit set by the host
+  (:meth:`exit_setting`), and what each image ran on the last forward (``last_exits``).
 
 Its parameters keep mmdet's names (``layers.{i}.…``), so a baseline checkpoint loads into it.
 """
+import contextlib
 import copy
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Union
 
 import torch
 from mmdet.models.layers.transformer.deformable_detr_layers import (
@@ -22,6 +25,9 @@ from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptConfigType
 from mmengine.model import ModuleList
 from torch import Tensor
+
+from mmeffseg.models.gates import check_exit_range
+from mmeffseg.registry import build_gate, build_nested_model
 
 try:
     from fairscale.nn.checkpoint import checkpoint_wrapper
@@ -66,6 +72,10 @@ def level_schedule_from_stages(stage_layers: Sequence[int], num_levels: int) -> 
 class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
     """Deformable encoder with a per-layer level schedule, TRC and per-image exits.
 
+    Which layers an image runs is decided here, in this order: ``num_layers_per_image`` given
+    to :meth:`forward`; else the forced exit of :meth:`exit_setting`; else the gate; else all
+    layers.
+
     Args:
         num_layers (int): Number of encoder layers.
         layer_cfg (:obj:`ConfigDict` or dict): Config of every layer
@@ -76,10 +86,16 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
         level_schedule (Sequence[int], optional): For each layer, how many of the coarsest
             levels it attends over (1..num_levels). None means every layer attends over all
             levels, i.e. mmdet's encoder. See :func:`level_schedule_from_stages`.
+        stage_layers (Sequence[int], optional): PRO-SCALE's layers per stage, the short form
+            of ``level_schedule`` (:func:`level_schedule_from_stages`); sets ``num_layers`` to
+            their sum. Give this or ``level_schedule``.
         trc_cfg (:obj:`ConfigDict` or dict, optional): Config of the token re-calibration
             applied to the coarse levels' input tokens (``type`` defaults to
             ``'TokenRecalibration'``, ``embed_dims`` to the layers'). None (default) = off;
             then no ``trc.*`` parameter exists.
+        gate (:obj:`ConfigDict` or dict, optional): Exit gate (ECO-M2F), built with
+            :func:`mmeffseg.registry.build_gate`; ``type`` defaults to ``'TokenMeanExitGate'``
+            and ``in_channels`` to the layers' ``embed_dims``. None (default) = no gate.
         num_cp (int): Number of layers wrapped in activation checkpointing (fairscale), as in
             mmdet. Defaults to -1.
         init_cfg (:obj:`ConfigDict` or dict, optional): Initialization config.
@@ -89,7 +105,9 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
                  num_layers: int,
                  layer_cfg: ConfigType,
                  level_schedule: Optional[Sequence[int]] = None,
+                 stage_layers: Optional[Sequence[int]] = None,
                  trc_cfg: OptConfigType = None,
+                 gate: OptConfigType = None,
                  num_cp: int = -1,
                  init_cfg: OptConfigType = None) -> None:
         attn_cfg = layer_cfg.get('self_attn_cfg', None) if hasattr(layer_cfg, 'get') else None
@@ -98,6 +116,12 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
                              'must be set (the number of encoder levels, e.g. 3 for '
                              'Mask2Former).')
         num_levels = int(attn_cfg['num_levels'])
+        if stage_layers is not None:
+            if level_schedule is not None:
+                raise ValueError('ScheduledDeformableEncoder: give stage_layers or '
+                                 'level_schedule, not both (stage_layers is the short form).')
+            level_schedule = level_schedule_from_stages(stage_layers, num_levels)
+            num_layers = len(level_schedule)
         if level_schedule is None:
             level_schedule = [num_levels] * num_layers
         level_schedule = [int(s) for s in level_schedule]
@@ -117,9 +141,23 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
             trc_cfg = copy.deepcopy(dict(trc_cfg))
             trc_cfg.setdefault('type', 'TokenRecalibration')
             trc_cfg.setdefault('embed_dims', self.embed_dims)
-            self.trc = MODELS.build(trc_cfg)
+            self.trc = build_nested_model(trc_cfg)
         else:
             self.trc = None
+        self.stage_layers = tuple(stage_layers) if stage_layers is not None else None
+        if gate is not None:
+            gate = copy.deepcopy(dict(gate))
+            gate.setdefault('type', 'TokenMeanExitGate')
+            gate.setdefault('in_channels', self.embed_dims)
+            self.gate = build_gate(gate)
+            self.gate.check_config(num_layers)
+        else:
+            self.gate = None
+        # Exit policy state: set by the host around a forward, and what the last forward ran.
+        self.forced_exit: Optional[Union[int, Tensor]] = None
+        self.gate_valid_ratios: Optional[Tensor] = None
+        self.last_exits: Optional[Tensor] = None
+        self.last_gate_logits: Optional[Tensor] = None
 
     def _init_layers(self) -> None:
         """Build each layer for the number of levels its schedule entry gives."""
@@ -142,6 +180,97 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
     def is_baseline_schedule(self) -> bool:
         """True when every layer attends over all levels (mmdet's encoder)."""
         return all(s == self.num_levels for s in self.level_schedule)
+
+    def init_weights(self) -> None:
+        """Initialise as mmengine does, then the gate (its bias starts at zero)."""
+        super().init_weights()
+        if self.gate is not None:
+            self.gate.init_weights()
+
+    # ------------------------------------------------------------------------- exit policy
+    @contextlib.contextmanager
+    def exit_setting(self, forced_exit: Optional[Union[int, Sequence[int], Tensor]] = None,
+                     valid_ratios: Optional[Tensor] = None) -> Iterator[None]:
+        """Within the block, run forwards with a forced exit and/or the images' valid extents.
+
+        Args:
+            forced_exit (int | Sequence[int] | Tensor, optional): Layers every image runs, or
+                one count per image. None = the gate decides (all layers without a gate).
+            valid_ratios (Tensor, optional): (B, 2) or (B, num_levels, 2), each image's
+                unpadded (width, height) fraction of the batch input, as mmdet's valid ratios.
+                The gate pools only the tokens inside it, so an image gets the same exit alone
+                and in a padded batch. None = every token is the image's own.
+        """
+        if forced_exit is not None and not isinstance(forced_exit, int):
+            forced_exit = torch.as_tensor(forced_exit, dtype=torch.long)
+        prev = self.forced_exit, self.gate_valid_ratios
+        self.forced_exit, self.gate_valid_ratios = forced_exit, valid_ratios
+        try:
+            yield
+        finally:
+            self.forced_exit, self.gate_valid_ratios = prev
+
+    def coarsest_valid_mask(self, spatial_shapes: Tensor,
+                            key_padding_mask: Optional[Tensor] = None,
+                            valid_ratios: Optional[Tensor] = None) -> Optional[Tensor]:
+        """(B, L_coarsest) bool, True on each image's own coarsest tokens; None = all valid.
+
+        From ``key_padding_mask`` when given, else from ``valid_ratios`` (the padded rows and
+        columns are the last ones, as mmdet and mmseg pad).
+        """
+        h, w = (int(v) for v in spatial_shapes[0])
+        if key_padding_mask is not None:
+            return ~key_padding_mask[:, :h * w]
+        if valid_ratios is None:
+            return None
+        ratios = valid_ratios if valid_ratios.dim() == 2 else valid_ratios[:, 0]
+        # Rounding first keeps 0.5 * 8 == 4 from becoming 5 through float error.
+        valid_w = torch.ceil((ratios[:, 0] * w).double().round(decimals=4)).long()
+        valid_h = torch.ceil((ratios[:, 1] * h).double().round(decimals=4)).long()
+        cols = torch.arange(w, device=ratios.device)[None, None, :] < valid_w[:, None, None]
+        rows = torch.arange(h, device=ratios.device)[None, :, None] < valid_h[:, None, None]
+        return (rows & cols).flatten(1)
+
+    def gate_logits(self, query: Tensor, spatial_shapes: Tensor,
+                    key_padding_mask: Optional[Tensor] = None,
+                    valid_ratios: Optional[Tensor] = None) -> Tensor:
+        """The gate's logits (B, num_exits) from the coarsest-level input tokens of ``query``.
+
+        Args:
+            query (Tensor): Encoder input tokens, coarsest level first, (B, L, C).
+            spatial_shapes (Tensor): (num_levels, 2) (h, w) per level.
+            key_padding_mask (Tensor, optional): (B, L) bool, True = padding.
+            valid_ratios (Tensor, optional): See :meth:`exit_setting`; used when no
+                ``key_padding_mask`` is given.
+        """
+        if self.gate is None:
+            raise ValueError('ScheduledDeformableEncoder has no gate; set encoder.gate (or '
+                             "the pixel decoder's gate) to dict(type='TokenMeanExitGate').")
+        h, w = (int(v) for v in spatial_shapes[0])
+        mask = self.coarsest_valid_mask(spatial_shapes, key_padding_mask, valid_ratios)
+        return self.gate(query[:, :h * w], mask)
+
+    def select_exits(self, query: Tensor, spatial_shapes: Tensor,
+                     key_padding_mask: Optional[Tensor] = None,
+                     num_layers_per_image: Optional[Tensor] = None) -> Optional[Tensor]:
+        """Layers each image runs, a (B,) LongTensor, or None for all; see the class doc."""
+        batch_size = query.shape[0]
+        self.last_gate_logits = None
+        exits = num_layers_per_image if num_layers_per_image is not None else self.forced_exit
+        if exits is None and self.gate is not None:
+            self.last_gate_logits = self.gate_logits(query, spatial_shapes, key_padding_mask,
+                                                     self.gate_valid_ratios)
+            exits = self.gate.logits_to_exits(self.last_gate_logits)
+        if exits is None:
+            return None
+        exits = torch.as_tensor(exits, dtype=torch.long, device=query.device)
+        if exits.dim() == 0:
+            exits = exits.expand(batch_size)
+        if exits.shape != (batch_size, ):
+            raise ValueError(f'Exits of shape {tuple(exits.shape)} for a batch of {batch_size}; '
+                             'give one layer count per image (or one int for all).')
+        check_exit_range(exits.tolist(), len(self.layers), type(self).__name__, lowest=0)
+        return exits
 
     def forward(self,
                 query: Tensor,
@@ -167,7 +296,8 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
                 as Mask2Former's pixel decoder passes them.
             num_layers_per_image (Tensor, optional): (B,) LongTensor, the number of layers each
                 image runs (early exit). Layer ``i`` runs only on the images with a count
-                greater than ``i``; the others keep their features. None = all layers.
+                greater than ``i``; the others keep their features. None = the forced exit,
+                else the gate, else all layers (see :meth:`select_exits`).
 
         Returns:
             Tensor: Encoded tokens, (B, L, C).
@@ -181,12 +311,10 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
         if reference_points is None:
             reference_points = self.get_encoder_reference_points(
                 spatial_shapes, valid_ratios, device=query.device)
-        if num_layers_per_image is not None:
-            if num_layers_per_image.shape != (batch_size, ):
-                raise ValueError(
-                    f'num_layers_per_image has shape {tuple(num_layers_per_image.shape)}; '
-                    f'expected ({batch_size},), one layer count per image.')
-            num_layers_per_image = num_layers_per_image.to(query.device)
+        num_layers_per_image = self.select_exits(query, spatial_shapes, key_padding_mask,
+                                                 num_layers_per_image)
+        self.last_exits = num_layers_per_image if num_layers_per_image is not None else \
+            torch.full((batch_size, ), len(self.layers), dtype=torch.long, device=query.device)
         if self.trc is not None:
             query = self.trc(query, spatial_shapes, level_start_index)
 

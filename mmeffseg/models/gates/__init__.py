@@ -1,6 +1,8 @@
+from .base_exit_gate import BaseExitGate, check_exit_range, check_exits
 from .quality_table import ExitQualityTable, exit_labels, write_quality_table
-from .token_mean_exit_gate import TokenMeanExitGate, check_exits
+from .token_mean_exit_gate import TokenMeanExitGate
 
 __all__ = [
-    'TokenMeanExitGate', 'check_exits', 'ExitQualityTable', 'exit_labels', 'write_quality_table'
+    'BaseExitGate', 'TokenMeanExitGate', 'check_exits', 'check_exit_range', 'ExitQualityTable',
+    'exit_labels', 'write_quality_table'
 ]

@@ -19,27 +19,41 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .token_mean_exit_gate import check_exits
+from .base_exit_gate import check_exits
 
 ImgId = Union[int, str]
 
 
-def exit_labels(quality: np.ndarray, exits: Sequence[int], beta: float) -> np.ndarray:
+#: Two utilities closer than this count as equal (a tie). Qualities live in [0, 1] and are
+#: stored with ~1e-16 resolution, so real differences are far larger; float rounding of
+#: ``q_k - beta * k`` is far smaller (e.g. 0.29 - 0.02 vs 0.30 - 0.03).
+TIE_TOLERANCE = 1e-9
+
+
+def exit_labels(quality: np.ndarray, exits: Sequence[int], beta: float,
+                tol: float = TIE_TOLERANCE) -> np.ndarray:
     """Gate labels ``argmax_k(q_k - beta * k)`` as class indices into ``exits``.
 
-    Ties go to the earliest (cheapest) exit, because ``argmax`` returns the first maximum.
+    Ties go to the earliest (cheapest) exit. Utilities within ``tol`` of the best one count as
+    tied, so that float rounding of ``q_k - beta * k`` cannot decide a tie that is exact in
+    decimal numbers (``q_2 = 0.29, q_3 = 0.30, beta = 0.01``: both 0.27, label exit 2).
 
     Args:
         quality (np.ndarray): Per-image quality, shape (N, len(exits)), values in [0, 1].
         exits (Sequence[int]): Layer counts of the columns.
         beta (float): Price of one encoder layer in quality units (>= 0).
+        tol (float): Tie tolerance. Defaults to :data:`TIE_TOLERANCE`.
 
     Returns:
         np.ndarray: int64 class indices, shape (N,).
     """
     quality = np.asarray(quality, dtype=np.float64)
     penalty = float(beta) * np.asarray(exits, dtype=np.float64)
-    return np.argmax(quality - penalty[None, :], axis=1).astype(np.int64)
+    utility = quality - penalty[None, :]
+    if utility.shape[0] == 0:
+        return np.zeros((0, ), dtype=np.int64)
+    near_best = utility >= utility.max(axis=1, keepdims=True) - tol
+    return np.argmax(near_best, axis=1).astype(np.int64)  # first True = cheapest tied exit
 
 
 def write_quality_table(path: str, quality: Dict[ImgId, Sequence[float]], exits: Sequence[int],

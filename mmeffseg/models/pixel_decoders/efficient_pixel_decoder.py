@@ -1,14 +1,15 @@
-"""Mask2Former pixel decoder with a scheduled encoder, TRC, LPE and per-image exits.
+"""Mask2Former pixel decoder whose encoder carries PRO-SCALE's schedule and TRC and ECO-M2F's exit.
 
 ``EfficientMSDeformAttnPixelDecoder`` is mmdet's ``MSDeformAttnPixelDecoder`` with its encoder
-built through the registry (a :class:`ScheduledDeformableEncoder` by default) and with the
-PRO-SCALE knobs (``stage_layers``, ``trc_cfg``, ``output_op``). Switched off (no
-``stage_layers``, no TRC, ``output_op='conv'``) it has the baseline's parameters under the
-baseline's names and gives the baseline's outputs. ECO-M2F subclasses it and overrides
-:meth:`select_exits`.
+built through the registry (a :class:`ScheduledDeformableEncoder` by default) and PRO-SCALE's
+light pixel embedding (LPE) as an optional FPN output op. The pixel decoder only prepares the
+encoder's inputs and runs the FPN step: the level schedule, TRC and every per-image exit
+decision belong to the encoder. Switched off (no ``stage_layers``, no TRC, no gate,
+``output_op='conv'``) it has the baseline's parameters under the baseline's names and gives the
+baseline's outputs.
 """
 import copy
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -22,8 +23,8 @@ from mmengine.config import ConfigDict
 from mmengine.model import ModuleList, caffe2_xavier_init, normal_init, xavier_init
 from torch import Tensor
 
-from ..encoders.scheduled_deformable_encoder import (ScheduledDeformableEncoder,
-                                                     level_schedule_from_stages)
+from mmeffseg.registry import build_nested_model
+from ..encoders.scheduled_deformable_encoder import ScheduledDeformableEncoder
 from .light_pixel_embedding import LightPixelEmbedding
 
 OUTPUT_OPS = ('conv', 'maxpool')
@@ -31,7 +32,10 @@ OUTPUT_OPS = ('conv', 'maxpool')
 
 @MODELS.register_module()
 class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
-    """Pixel decoder with multi-scale deformable attention and PRO-SCALE / exit hooks.
+    """Pixel decoder with multi-scale deformable attention, a scheduled encoder and LPE.
+
+    ``stage_layers``, ``trc_cfg`` and ``gate`` are shorthands: they are handed to the encoder
+    config (overriding ``encoder.<key>``), where they live.
 
     Args:
         in_channels, strides, feat_channels, out_channels, num_outs, norm_cfg, act_cfg,
@@ -40,12 +44,14 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
             ``'ScheduledDeformableEncoder'`` (any subclass of it may be named).
         stage_layers (Sequence[int], optional): PRO-SCALE's layers per stage
             ``(p1, ..., pS)``, one stage per encoder level, coarsest first; stage ``s`` attends
-            over the ``s`` coarsest levels. Sets the encoder's ``num_layers`` to their sum and
-            its ``level_schedule``. None (default) keeps ``encoder.num_layers`` full-length
-            layers (the baseline; same as ``(0, 0, num_layers)``).
+            over the ``s`` coarsest levels (``encoder.stage_layers``). None (default) keeps the
+            encoder's own schedule (``encoder.num_layers`` full-length layers by default).
         trc_cfg (:obj:`ConfigDict` or dict, optional): Token re-calibration config (see
             ``TokenRecalibration``: ``temperature=0.1``, ``layout='spatial'|'released'``),
-            handed to the encoder. None (default) = off.
+            ``encoder.trc_cfg``. None (default) keeps the encoder's (off by default).
+        gate (:obj:`ConfigDict` or dict, optional): ECO-M2F exit gate (``encoder.gate``;
+            ``type`` defaults to ``'TokenMeanExitGate'``). None (default) keeps the encoder's
+            (none by default).
         output_op (str): Operation after each FPN merge: ``'conv'`` (3x3 conv + norm + act,
             the baseline) or ``'maxpool'`` (LPE: parameter-free 3x3 max-pool + norm + act).
     """
@@ -62,6 +68,7 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
                  positional_encoding: ConfigType = dict(num_feats=128, normalize=True),
                  stage_layers: Optional[Sequence[int]] = None,
                  trc_cfg: OptConfigType = None,
+                 gate: OptConfigType = None,
                  output_op: str = 'conv',
                  init_cfg: OptMultiConfig = None) -> None:
         if encoder is None:
@@ -73,19 +80,9 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
                              '(baseline) or "maxpool" (PRO-SCALE LPE).')
         encoder = ConfigDict(copy.deepcopy(encoder))
         encoder.setdefault('type', 'ScheduledDeformableEncoder')
-        num_levels = encoder.layer_cfg.self_attn_cfg.num_levels
-        if stage_layers is not None:
-            if encoder.get('level_schedule', None) is not None:
-                raise ValueError('Give either stage_layers (pixel decoder) or '
-                                 'encoder.level_schedule, not both.')
-            schedule = level_schedule_from_stages(stage_layers, num_levels)
-            encoder.num_layers = len(schedule)
-            encoder.level_schedule = schedule
-        if trc_cfg is not None:
-            if encoder.get('trc_cfg', None) is not None:
-                raise ValueError('Give either trc_cfg (pixel decoder) or encoder.trc_cfg, '
-                                 'not both.')
-            encoder.trc_cfg = trc_cfg
+        for key, value in (('stage_layers', stage_layers), ('trc_cfg', trc_cfg), ('gate', gate)):
+            if value is not None:
+                encoder[key] = value
         # mmdet's __init__ hard-codes its own encoder class; hand it a one-layer stand-in
         # (cheap to build) and replace it with the registry-built encoder below.
         stand_in = ConfigDict(num_layers=1, layer_cfg=copy.deepcopy(encoder.layer_cfg))
@@ -100,21 +97,17 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
             encoder=stand_in,
             positional_encoding=positional_encoding,
             init_cfg=init_cfg)
-        self.encoder = MODELS.build(encoder)
+        self.encoder = build_nested_model(encoder)
         if not isinstance(self.encoder, ScheduledDeformableEncoder):
             raise ValueError(f'encoder.type={encoder.type!r} builds a '
                              f'{type(self.encoder).__name__}; the pixel decoder needs '
                              'ScheduledDeformableEncoder or a subclass of it.')
-        self.stage_layers = tuple(stage_layers) if stage_layers is not None else None
         self.output_op = output_op
         if output_op == 'maxpool':
             self.output_convs = ModuleList([
                 LightPixelEmbedding(feat_channels, norm_cfg=norm_cfg, act_cfg=act_cfg)
                 for _ in self.output_convs
             ])
-        # Exit hooks (ECO-M2F): a fixed exit for every image, and what the last forward ran.
-        self.forced_exit: Optional[Union[int, Tensor]] = None
-        self.last_exits: Optional[Tensor] = None
 
     @property
     def num_encoder_layers(self) -> int:
@@ -138,48 +131,25 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
         for m in self.encoder.layers.modules():
             if isinstance(m, MultiScaleDeformableAttention):
                 m.init_weights()
+        if self.encoder.gate is not None:
+            self.encoder.gate.init_weights()
 
-    def select_exits(self, coarsest_tokens: Tensor) -> Optional[Tensor]:
-        """Choose how many encoder layers each image runs.
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # Checkpoints from before the encoder owned the gate hold it under ``gate.``.
+        for key in [k for k in state_dict if k.startswith(prefix + 'gate.')]:
+            state_dict[prefix + 'encoder.' + key[len(prefix):]] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-        The default returns ``self.forced_exit`` (None, an int, or a (B,) tensor) as a (B,)
-        LongTensor; ECO-M2F's gate overrides this.
-
-        Args:
-            coarsest_tokens (Tensor): Projected coarsest level (after the input 1x1 conv and
-                norm, before positional encoding), (B, L_coarsest, C).
-
-        Returns:
-            Tensor or None: (B,) LongTensor of layer counts, or None for all layers.
-        """
-        if self.forced_exit is None:
-            return None
-        batch_size = coarsest_tokens.shape[0]
-        exits = torch.as_tensor(self.forced_exit, dtype=torch.long,
-                                device=coarsest_tokens.device)
-        if exits.dim() == 0:
-            exits = exits.expand(batch_size)
-        return exits
-
-    def _check_exits(self, exits: Tensor, batch_size: int) -> Tensor:
-        exits = torch.as_tensor(exits).long().reshape(-1)
-        if exits.numel() != batch_size:
-            raise ValueError(f'select_exits returned {exits.numel()} exits for a batch of '
-                             f'{batch_size}; return one layer count per image.')
-        if bool((exits < 0).any()) or bool((exits > self.num_encoder_layers).any()):
-            raise ValueError(f'exits {exits.tolist()} must lie in 0..{self.num_encoder_layers} '
-                             '(the number of encoder layers).')
-        return exits
-
-    def forward(self, feats: List[Tensor]) -> Tuple[Tensor, List[Tensor]]:
-        """Encode the coarse levels, then run the FPN step on the finer ones.
+    def encoder_inputs(self, feats: List[Tensor]) -> Dict[str, Tensor]:
+        """Project the encoder levels and build the encoder's keyword arguments.
 
         Args:
             feats (list[Tensor]): Backbone maps, finest first, each (B, C_i, H_i, W_i).
 
         Returns:
-            tuple: ``mask_feature`` (B, out_channels, H_0, W_0) and ``multi_scale_features``
-            (list of ``num_outs`` maps, coarsest first), as in mmdet.
+            dict: ``query``, ``query_pos``, ``key_padding_mask`` (None: mmdet's pixel decoder
+            passes no padding), ``spatial_shapes``, ``level_start_index``, ``valid_ratios``
+            and ``reference_points``, coarsest level first.
         """
         if len(feats) != self.num_input_levels:
             raise ValueError(f'The pixel decoder was built for {self.num_input_levels} input '
@@ -203,29 +173,38 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
             pos_embeds.append(level_pos_embed.flatten(2).transpose(1, 2))
             ref_points.append(points)
             hw_list.append((h, w))
-
-        exits = self.select_exits(tokens[0])
-        if exits is not None:
-            exits = self._check_exits(exits, batch_size).to(feats[0].device)
-
         spatial_shapes = torch.as_tensor(hw_list, dtype=torch.long, device=feats[0].device)
         level_start_index = torch.cat((spatial_shapes.new_zeros(
             (1, )), spatial_shapes.prod(1).cumsum(0)[:-1]))
         reference_points = torch.cat(ref_points, dim=0)[None, :, None].expand(
             batch_size, -1, self.num_encoder_levels, -1)
-        valid_ratios = reference_points.new_ones((batch_size, self.num_encoder_levels, 2))
-        # No padding inside a batch here, so no key padding mask (mmdet passes all-False).
-        memory = self.encoder(
+        return dict(
             query=torch.cat(tokens, dim=1),
             query_pos=torch.cat(pos_embeds, dim=1),
             key_padding_mask=None,
             spatial_shapes=spatial_shapes,
             level_start_index=level_start_index,
-            valid_ratios=valid_ratios,
-            reference_points=reference_points,
-            num_layers_per_image=exits)
-        self.last_exits = exits if exits is not None else torch.full(
-            (batch_size, ), self.num_encoder_layers, dtype=torch.long, device=memory.device)
+            valid_ratios=reference_points.new_ones((batch_size, self.num_encoder_levels, 2)),
+            reference_points=reference_points)
+
+    def forward(self, feats: List[Tensor]) -> Tuple[Tensor, List[Tensor]]:
+        """Encode the coarse levels, then run the FPN step on the finer ones.
+
+        mmdet's ``forward`` is overridden because it calls the encoder without a schedule
+        (its ``reference_points`` cover every level) and indexes ``lateral_convs`` /
+        ``output_convs`` by the input level, which breaks with two encoder levels.
+
+        Args:
+            feats (list[Tensor]): Backbone maps, finest first, each (B, C_i, H_i, W_i).
+
+        Returns:
+            tuple: ``mask_feature`` (B, out_channels, H_0, W_0) and ``multi_scale_features``
+            (list of ``num_outs`` maps, coarsest first), as in mmdet.
+        """
+        inputs = self.encoder_inputs(feats)
+        memory = self.encoder(**inputs)
+        batch_size = memory.shape[0]
+        hw_list = inputs['spatial_shapes'].tolist()
 
         # Split back per level: (B, L, C) -> list of (B, C, h, w), coarsest first.
         memory = memory.transpose(1, 2)

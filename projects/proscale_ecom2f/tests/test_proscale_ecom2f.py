@@ -66,11 +66,11 @@ def test_parent_configs_resolve_to_a_gated_progressive_encoder(name):
     decoder = parent.panoptic_head.pixel_decoder
     assert type(parent).__name__ == 'EcoM2F' and parent.exits == EXITS
     assert parent.train_mode == 'parent' and parent.test_cfg['exit_layers'] == 9
-    assert type(decoder).__name__ == 'EarlyExitPixelDecoder'
+    assert type(decoder).__name__ == 'EfficientMSDeformAttnPixelDecoder'
     assert decoder.encoder.level_schedule == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     assert decoder.encoder.trc is not None  # TRC and LPE kept from PRO-SCALE
     assert type(decoder.output_convs[0]).__name__ == 'LightPixelEmbedding'
-    assert tuple(decoder.gate.exits) == EXITS
+    assert tuple(decoder.encoder.gate.exits) == EXITS
     assert parent.exit_loss_weights == [float(k) for k in EXITS]
 
 
@@ -92,7 +92,8 @@ def test_exit_9_is_the_proscale_model():
     ref = _build(PROSCALE)
     result = ref.load_state_dict(ours.state_dict(), strict=False)
     assert result.missing_keys == []
-    assert all(k.startswith('panoptic_head.pixel_decoder.gate.') for k in result.unexpected_keys)
+    gate_keys = 'panoptic_head.pixel_decoder.encoder.gate.'
+    assert all(k.startswith(gate_keys) for k in result.unexpected_keys)
     inputs, samples = _batch()
     with torch.no_grad():
         got = ours._forward(inputs, copy.deepcopy(samples))  # test_cfg.exit_layers = 9
@@ -113,9 +114,9 @@ def test_early_exit_runs_only_coarse_levels_and_costs_less():
     macs = {}
     try:
         for k in EXITS:
-            decoder.forced_exit = k  # what EcoM2F sets for a forced or sampled exit
-            macs[k] = count_macs(decoder, decoder, feats).total('paper')
-            assert decoder.last_exits.tolist() == [k]
+            with decoder.encoder.exit_setting(forced_exit=k):  # as EcoM2F sets a forced exit
+                macs[k] = count_macs(decoder, decoder, feats).total('paper')
+            assert decoder.encoder.last_exits.tolist() == [k]
             if k == 3:
                 # Stage 1 only: no layer touched the res4 and res3 tokens; they leave the
                 # encoder as they entered its layers (after TRC, which gates res5 and res4).
@@ -127,7 +128,6 @@ def test_early_exit_runs_only_coarse_levels_and_costs_less():
                 assert not torch.allclose(seen['out'][:, :num_res5], entered[:, :num_res5])
     finally:
         hook.remove()
-        decoder.forced_exit = None
     costs = [macs[k] for k in EXITS]
     assert costs == sorted(costs) and len(set(costs)) == len(costs)
     # The progressive schedule makes exits uneven: stages 1-2 together cost less than one
@@ -146,7 +146,7 @@ def test_parent_step_trains_only_layers_up_to_the_exit():
     trained = [any(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
                for layer in layers]
     assert trained == [True] * 6 + [False] * 3
-    assert all(p.grad is None for p in model.panoptic_head.pixel_decoder.gate.parameters())
+    assert all(p.grad is None for p in model.gate.parameters())
 
 
 def test_gate_exits_must_match_the_schedule():
