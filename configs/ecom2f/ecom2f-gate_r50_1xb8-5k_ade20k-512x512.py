@@ -1,0 +1,21 @@
+# ECO-M2F Step C (gate) for the mmseg R50 ADE20K parent: the recipe of ./_base_/ecom2f-gate.py;
+# labels from the parent's Step-B table (per-image mIoU on train):
+#   python tools/ecom2f/build_quality_table.py \
+#       configs/ecom2f/ecom2f-parent_r50_8xb2-160k_ade20k-512x512.py PARENT.pth \
+#       --metric miou --out $PARENT_WORK_DIR/quality_table_train.json
+# 5k iterations of batch 8 are about 2 epochs of the 20210 training images.
+_base_ = ['./ecom2f-parent_r50_8xb2-160k_ade20k-512x512.py', './_base_/ecom2f-gate.py']
+
+parent_work_dir = 'work_dirs/ecom2f-parent_r50_8xb2-160k_ade20k-512x512'
+load_from = parent_work_dir + '/iter_160000.pth'
+max_iters = 5000
+model = dict(_base_.ecom2f_gate_model, quality_table=parent_work_dir + '/quality_table_train.json')
+optim_wrapper = _base_.ecom2f_gate_optim_wrapper
+custom_hooks = _base_.ecom2f_gate_hooks
+train_dataloader = dict(batch_size=8)
+find_unused_parameters = False  # the gate runs every iteration
+auto_scale_lr = dict(enable=False, base_batch_size=8)
+param_scheduler = dict(_delete_=True, type='ConstantLR', factor=1.0, by_epoch=False, begin=0,
+                       end=max_iters)
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(checkpoint=dict(interval=max_iters, save_best=None))
