@@ -11,4 +11,4 @@
 ecom2f_gate_model = dict(train_mode='gate', beta=0.0005, test_cfg=dict(exit_layers=None))
 ecom2f_gate_optim_wrapper = dict(
     _delete_=True, type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05))
-ecom2f_gate_hooks = [dict(type='ExitGateLabelHook'), dict(type='ExitStatisticsHook')]
+ecom2f_gate_hooks = [dict(type='ExitGateLabelHook')]

@@ -1,0 +1,3 @@
+from .exit_statistics_metric import ExitStatisticsMetric
+
+__all__ = ['ExitStatisticsMetric']
