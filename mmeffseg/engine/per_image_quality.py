@@ -34,6 +34,26 @@ def per_image_pq(gt_ids: np.ndarray, gt_segments: Sequence[dict], pred_ids: np.n
                  pred_segments: Sequence[dict]) -> float:
     """Panoptic quality of one image, as a fraction in [0, 1].
 
+    Arguments as in :func:`per_image_pq_stats`; an image without any category gets 1.0.
+    """
+    stats = per_image_pq_stats(gt_ids, gt_segments, pred_ids, pred_segments)
+    return pq_from_stats(stats) if stats else 1.0
+
+
+def pq_from_stats(stats: Dict[int, List[float]]) -> float:
+    """PQ from per-category ``[iou_sum, tp, fp, fn]``, averaged over the categories counted,
+    as panopticapi's ``PQStat.pq_average`` does (summed stats of many images give the
+    dataset's PQ)."""
+    counted = [(iou, tp, fp, fn) for iou, tp, fp, fn in stats.values() if tp + fp + fn > 0]
+    if not counted:
+        return 0.0
+    return float(np.mean([iou / (tp + 0.5 * fp + 0.5 * fn) for iou, tp, fp, fn in counted]))
+
+
+def per_image_pq_stats(gt_ids: np.ndarray, gt_segments: Sequence[dict], pred_ids: np.ndarray,
+                       pred_segments: Sequence[dict]) -> Dict[int, List[float]]:
+    """Panoptic-quality statistics of one image: per category ``[iou_sum, tp, fp, fn]``.
+
     Args:
         gt_ids (np.ndarray): Ground-truth segment id per pixel, shape (H, W); 0 and ids absent
             from ``gt_segments`` are void.
@@ -44,7 +64,8 @@ def per_image_pq(gt_ids: np.ndarray, gt_segments: Sequence[dict], pred_ids: np.n
         pred_segments (Sequence[dict]): ``dict(id, category_id)`` per predicted segment.
 
     Returns:
-        float: The image's PQ.
+        dict: Category id -> ``[sum of matched IoUs, TP, FP, FN]``, for the categories present
+        in the image's ground truth or prediction.
     """
     if gt_ids.shape != pred_ids.shape:
         raise ValueError(f'per_image_pq: ground truth {gt_ids.shape} and prediction '
@@ -93,10 +114,7 @@ def per_image_pq(gt_ids: np.ndarray, gt_segments: Sequence[dict], pred_ids: np.n
         fp[cat] += 1
 
     cats = set(tp) | set(fp) | set(fn)
-    if not cats:
-        return 1.0
-    pq = [iou_sum[c] / (tp[c] + 0.5 * fp[c] + 0.5 * fn[c]) for c in cats]
-    return float(np.mean(pq))
+    return {c: [iou_sum[c], tp[c], fp[c], fn[c]] for c in sorted(cats)}
 
 
 def per_image_miou(gt_sem: np.ndarray, pred_sem: np.ndarray, ignore_index: int = 255) -> float:

@@ -82,3 +82,64 @@ def test_mmdet_panoptic_conversion():
     assert sorted(cats.values()) == [11, 11, 12]
     assert ids[1, 0] == 0 and ids[1, 1] == 0
     assert ids[0, 0] != ids[0, 1] and cats[ids[0, 0]] == 11 and cats[ids[0, 2]] == 12
+
+
+def _rgb_to_ids(path):
+    from PIL import Image
+    rgb = np.asarray(Image.open(path).convert('RGB'), dtype=np.int64)
+    return rgb[..., 0] + 256 * rgb[..., 1] + 256 * 256 * rgb[..., 2]
+
+
+def _perturbed_prediction(gt_ids, segments, cat_ids, rng):
+    """A prediction made from the ground truth: shifted, one segment dropped, one relabelled,
+    one extra segment; gives TPs of varied IoU, FNs and FPs."""
+    pred = np.roll(gt_ids, shift=(int(rng.integers(-6, 7)), int(rng.integers(-6, 7))),
+                   axis=(0, 1))
+    cats = {s['id']: s['category_id'] for s in segments}
+    ids = [s['id'] for s in segments if not s.get('iscrowd', 0)]
+    if len(ids) > 2:
+        pred[pred == ids[0]] = 0                           # dropped: an FN
+        cats[ids[1]] = int(rng.choice(cat_ids))            # relabelled: FP + FN (mostly)
+    h, w = pred.shape
+    y, x = int(rng.integers(0, h // 2)), int(rng.integers(0, w // 2))
+    pred[y:y + h // 4, x:x + w // 4] = 1                    # an extra segment
+    cats[1] = int(rng.choice(cat_ids))
+    present = set(np.unique(pred).tolist()) - {0}
+    return pred, [dict(id=i, category_id=c) for i, c in cats.items() if i in present]
+
+
+def test_per_image_stats_sum_to_panopticapi_pq(tmp_path, repo_root):
+    """Summed over the embedded set, the per-image statistics give panopticapi's PQ."""
+    import json
+    import os.path as osp
+
+    from PIL import Image
+    pytest.importorskip('panopticapi')
+    from panopticapi.evaluation import pq_compute
+
+    from mmeffseg.engine.per_image_quality import per_image_pq_stats, pq_from_stats
+    root = osp.join(repo_root, 'data', 'embedded_coco')
+    gt_json = osp.join(root, 'annotations', 'panoptic.json')
+    with open(gt_json) as f:
+        gt = json.load(f)
+    cat_ids = [c['id'] for c in gt['categories']]
+    rng = np.random.default_rng(0)
+    (tmp_path / 'pred').mkdir()
+    pred_anns, total = [], {}
+    for ann in gt['annotations']:
+        gt_ids = _rgb_to_ids(osp.join(root, 'panoptic', ann['file_name']))
+        pred_ids, pred_segments = _perturbed_prediction(gt_ids, ann['segments_info'], cat_ids,
+                                                        rng)
+        rgb = np.stack([pred_ids % 256, pred_ids // 256 % 256, pred_ids // 65536], -1)
+        Image.fromarray(rgb.astype(np.uint8)).save(tmp_path / 'pred' / ann['file_name'])
+        pred_anns.append(dict(image_id=ann['image_id'], file_name=ann['file_name'],
+                              segments_info=pred_segments))
+        stats = per_image_pq_stats(gt_ids, ann['segments_info'], pred_ids, pred_segments)
+        for cat, values in stats.items():
+            total[cat] = [a + b for a, b in zip(total.get(cat, [0.0, 0, 0, 0]), values)]
+    pred_json = tmp_path / 'pred.json'
+    pred_json.write_text(json.dumps(dict(gt, annotations=pred_anns)))
+    expected = pq_compute(gt_json, str(pred_json), osp.join(root, 'panoptic'),
+                          str(tmp_path / 'pred'))['All']['pq']
+    assert 0.05 < expected < 0.95  # a non-trivial prediction
+    assert abs(pq_from_stats(total) - expected) <= 1e-6
