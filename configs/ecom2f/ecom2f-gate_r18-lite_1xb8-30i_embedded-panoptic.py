@@ -20,5 +20,5 @@ param_scheduler = dict(_delete_=True, type='ConstantLR', factor=1.0, by_epoch=Fa
                        end=max_iters)
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(checkpoint=dict(interval=max_iters))
-custom_hooks = [dict(type='ExitGateLabelHook'), dict(type='ExitStatisticsHook')]
+custom_hooks = [dict(type='ExitGateLabelHook')]
 find_unused_parameters = False  # the gate runs every iteration

@@ -6,5 +6,5 @@ _base_ = [
 ]
 custom_imports = dict(imports=['mmeffseg'], allow_failed_imports=False)
 model = {{_base_.ecom2f_parent_segmentor}}
-val_evaluator = _base_.ecom2f_segmentor_evaluator
-test_evaluator = val_evaluator
+val_evaluator = [_base_.val_evaluator, _base_.ecom2f_exit_metric]
+test_evaluator = [_base_.test_evaluator, _base_.ecom2f_exit_metric]

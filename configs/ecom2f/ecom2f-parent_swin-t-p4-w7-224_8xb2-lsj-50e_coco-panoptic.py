@@ -6,3 +6,5 @@ _base_ = [
 ]
 
 model = {{_base_.ecom2f_parent_model}}
+val_evaluator = [_base_.val_evaluator, _base_.ecom2f_exit_metric]
+test_evaluator = [_base_.test_evaluator, _base_.ecom2f_exit_metric]

@@ -1,3 +1,3 @@
-from .hooks import ExitGateLabelHook, ExitStatisticsHook
+from .hooks import ExitGateLabelHook
 
-__all__ = ['ExitGateLabelHook', 'ExitStatisticsHook']
+__all__ = ['ExitGateLabelHook']

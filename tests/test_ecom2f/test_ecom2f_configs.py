@@ -36,8 +36,9 @@ def test_config_is_the_named_step(path):
     cfg = Config.fromfile(path)
     model = cfg.model
     assert tuple(_pixel_decoder(model).gate.exits) == tuple(model.exits)
-    if model.type == 'EcoM2FSegmentor':  # evaluations report the exits as metrics
-        assert {'type': 'ExitStatisticsMetric'} in cfg.val_evaluator
+    # Every evaluation reports the exits as metrics, next to the dataset's quality metric.
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        assert len(evaluator) == 2 and evaluator[1] == {'type': 'ExitStatisticsMetric'}
     if osp.basename(path).startswith('ecom2f-parent_'):
         assert model.train_mode == 'parent' and model.test_cfg.exit_layers == max(model.exits)
         assert cfg.find_unused_parameters  # layers past the sampled exit get no gradient

@@ -44,21 +44,3 @@ def test_hook_ignores_parent_training():
     records = []
     ExitGateLabelHook().before_train(_runner(build_tiny(), [1], records))
     assert records == []
-
-
-def test_exit_statistics_hook():
-    from mmdet.structures import DetDataSample
-
-    from mmeffseg.engine import ExitStatisticsHook
-    records = []
-    runner = _runner(None, [], records)
-    hook = ExitStatisticsHook()
-    hook.before_val_epoch(runner)
-    outs = [DetDataSample(metainfo=dict(exit_layers=k)) for k in (2, 6, 2)]
-    hook.after_val_iter(runner, 0, outputs=outs[:2])
-    hook.after_val_iter(runner, 1, outputs=outs[2:] + [DetDataSample()])
-    hook.after_val_epoch(runner)
-    assert records == ['ECO-M2F val: mean exit 3.333 over 3 images; exit 2: 2, exit 6: 1']
-    hook.before_test_epoch(runner)
-    hook.after_test_epoch(runner)
-    assert len(records) == 1  # nothing collected, nothing logged

@@ -80,7 +80,17 @@ def test_single_distributed_and_resume_agree(setup, repo_root, capsys):
     assert not [p for p in os.listdir(tmp) if '.part' in p]  # partial files cleaned up
 
     _run_torchrun([cfg, ckpt, '--out', dist2, '--metric', 'miou'], repo_root)
-    assert json.load(open(dist2))['quality'] == table['quality']
+    assert open(dist2, 'rb').read() == open(single, 'rb').read()  # byte-identical
+
+    # Interrupted in one process, resumed in two: the same bytes again.
+    other = str(tmp / 'other.json')
+    with open(other + '.part0.jsonl', 'w') as f:
+        for img_id in ('100', '103'):
+            f.write(json.dumps(dict(img_id=int(img_id),
+                                    quality=dict(miou=table['quality'][img_id]))) + '\n')
+    _run_torchrun([cfg, ckpt, '--out', other, '--metric', 'miou'], repo_root)
+    assert json.load(open(other))['quality'] == table['quality']
+    assert not [p for p in os.listdir(tmp) if p.startswith('other.json.part')]
 
     # Resume: an interrupted run left two finished images (one with a marker value that
     # must survive, proving it was not recomputed) and a truncated line.

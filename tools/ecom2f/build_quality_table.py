@@ -13,19 +13,17 @@ image file name without extension; mmseg parents are scored by mIoU only)::
     python tools/ecom2f/build_quality_table.py CONFIG CHECKPOINT --metric pq miou \\
         --out table_pq.json table_miou.json
 
-Images are sharded over ranks; each rank appends every finished image to
-``<first out>.part<rank>.jsonl``, so an interrupted run started again with the same ``--out``
-skips the images already done (whatever the number of ranks). At the end rank 0 gathers
-everything, writes the table(s) (the same bytes as a single-process run) and removes the
-partial files.
+The work is :class:`mmeffseg.evaluation.ExitQualityMetric` (scoring, partial dumps, tables);
+this tool builds the parent and the split, shards the images over ranks with mmengine's
+``DefaultSampler`` and lets mmengine's ``Evaluator`` gather the rows. Each rank appends every
+finished image to ``<first out>.part<rank>.jsonl``, so an interrupted run started again with
+the same ``--out`` skips the images already done (whatever the number of ranks). The tables are
+the same bytes as a single-process run; the partial files are removed at the end.
 """
 import argparse
-import glob
-import json
 import os
 import os.path as osp
 import sys
-from typing import Dict, List
 
 import torch
 from mmengine.config import DictAction
@@ -91,21 +89,6 @@ def unwrap_dataset_cfg(cfg):
     return cfg
 
 
-def read_partials(out: str) -> Dict[str, Dict[str, List[float]]]:
-    """Finished images of earlier (interrupted) runs: ``{img_id: {metric: [q per exit]}}``."""
-    done = {}
-    for path in sorted(glob.glob(glob.escape(out) + '.part*.jsonl')):
-        with open(path) as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                    done.setdefault(str(rec['img_id']), {}).update(
-                        {m: [float(q) for q in v] for m, v in rec['quality'].items()})
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    continue  # a line cut short by the interruption: that image is redone
-    return done
-
-
 def build(args: argparse.Namespace):
     """Config, model (eval, checkpoint loaded), dataset with the test pipeline."""
     from mmengine.config import Config
@@ -149,56 +132,6 @@ def build(args: argparse.Namespace):
     return model, dataset
 
 
-def semantic_scorer(metrics):
-    """Per-image mIoU of an mmseg parent, against the label map its test pipeline loads."""
-    if metrics != ['miou']:
-        raise ValueError(f'--metric {metrics}: an mmseg parent predicts semantic maps; use '
-                         '--metric miou.')
-    import numpy as np
-
-    from mmeffseg.engine.per_image_quality import per_image_miou
-
-    def score(img_id, data_sample, preds):
-        if 'gt_sem_seg' not in data_sample:
-            raise ValueError(f'Image {img_id}: no gt_sem_seg; the test pipeline must load the '
-                             'annotations (LoadAnnotations).')
-        gt = data_sample.gt_sem_seg.data[0].cpu().numpy().astype(np.int64)
-        return {'miou': [per_image_miou(gt, p.pred_sem_seg.data[0].cpu().numpy())
-                         for p in preds]}
-
-    return score
-
-
-def panoptic_scorer(metrics, dataset):
-    """Per-image PQ and/or mIoU of an mmdet parent, against COCO-panoptic ground truth."""
-    import numpy as np
-
-    from mmeffseg.engine.per_image_quality import (MMDET_INSTANCE_OFFSET,
-                                                   CocoPanopticGroundTruth,
-                                                   mmdet_panoptic_to_segments, per_image_miou,
-                                                   per_image_pq)
-    gt = CocoPanopticGroundTruth(dataset.ann_file, dataset.data_prefix['seg'])
-    num_classes = len(dataset.metainfo['classes'])
-
-    def quality_of(img_id, pan: np.ndarray, metric: str) -> float:
-        if metric == 'pq':
-            gt_ids, gt_segments = gt.load(img_id)
-            pred_ids, pred_segments = mmdet_panoptic_to_segments(pan, num_classes,
-                                                                 dataset.cat_ids)
-            return per_image_pq(gt_ids, gt_segments, pred_ids, pred_segments)
-        gt_sem = gt.load_semantic(img_id, dataset.cat2label)
-        return per_image_miou(gt_sem, pan % MMDET_INSTANCE_OFFSET)
-
-    def score(img_id, data_sample, preds):
-        if img_id not in gt:
-            raise ValueError(f'{dataset.ann_file}: image {img_id} has no panoptic '
-                             f'annotation, so it cannot get a per-image quality.')
-        pans = [p.pred_panoptic_seg.sem_seg[0].cpu().numpy().astype(np.int64) for p in preds]
-        return {m: [quality_of(img_id, pan, m) for pan in pans] for m in metrics}
-
-    return score
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
     existing = [p for p in args.out if osp.isfile(p)]
@@ -207,66 +140,57 @@ def main(argv=None) -> None:
                               f'another --out.')
     init_distributed(args.launcher)
 
-    from mmengine.dataset import pseudo_collate
-    from mmengine.dist import all_gather_object, barrier, get_dist_info
+    from mmengine.dataset import DefaultSampler, pseudo_collate
+    from mmengine.dist import barrier, get_dist_info
+    from mmengine.evaluator import Evaluator
     from mmengine.utils import ProgressBar
+    from torch.utils.data import DataLoader, Subset
 
+    from mmeffseg.evaluation import ExitQualityMetric, read_partials
     from mmeffseg.models.eco_m2f_steps import image_id_of
-    from mmeffseg.models.gates import check_exits, write_quality_table
+    from mmeffseg.models.gates import check_exits
 
     rank, world_size = get_dist_info()
     model, dataset = build(args)
     exits = check_exits(args.exits if args.exits else model.exits, '--exits')
-    if hasattr(model, 'decode_head'):  # an mmseg segmentor
-        score = semantic_scorer(args.metric)
-    else:
-        score = panoptic_scorer(args.metric, dataset)
-
     num_images = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     img_ids = [image_id_of(dataset.get_data_info(i)) for i in range(num_images)]
-    partial_prefix = args.out[0]
-    done = {i: q for i, q in read_partials(partial_prefix).items()
+    panoptic = not hasattr(model, 'decode_head')  # mmdet parents predict panoptic maps
+    metric = ExitQualityMetric(
+        exits, args.out, args.metric, img_ids=img_ids,
+        ann_file=getattr(dataset, 'ann_file', None) if panoptic else None,
+        seg_prefix=dataset.data_prefix.get('seg') if panoptic else None,
+        cat_ids=getattr(dataset, 'cat_ids', None) if panoptic else None,
+        metadata=dict(split=args.split, config=args.config, checkpoint=args.checkpoint,
+                      ann_file=getattr(dataset, 'ann_file', None)))
+    evaluator = Evaluator(metric)
+    evaluator.dataset_meta = dataset.metainfo
+
+    done = {i for i, q in read_partials(args.out[0]).items()
             if all(m in q for m in args.metric)}
-    todo = [i for i in range(num_images)
-            if i % world_size == rank and str(img_ids[i]) not in done]
-    os.makedirs(osp.dirname(osp.abspath(partial_prefix)), exist_ok=True)
+    todo = Subset(dataset, [i for i in range(num_images) if str(img_ids[i]) not in done])
+    os.makedirs(osp.dirname(osp.abspath(args.out[0])), exist_ok=True)
     if rank == 0:
         print(f'Step B: {num_images} images x exits {list(exits)} ({", ".join(args.metric)}); '
-              f'{sum(str(i) in done for i in img_ids)} done before, {world_size} process(es).',
-              flush=True)
-    progress = ProgressBar(len(todo)) if rank == 0 else None
-    computed = {}
-    with open(f'{partial_prefix}.part{rank}.jsonl', 'a') as part, torch.no_grad():
-        for idx in todo:
-            img_id = img_ids[idx]
-            data = model.data_preprocessor(pseudo_collate([dataset[idx]]), False)
-            preds = model.predict_at_exits(data['inputs'], data['data_samples'][0], exits)
-            quality = score(img_id, data['data_samples'][0], preds)
-            computed[str(img_id)] = quality
-            part.write(json.dumps(dict(img_id=img_id, quality=quality)) + '\n')
-            part.flush()
+              f'{num_images - len(todo)} done before, {world_size} process(es).', flush=True)
+    loader = DataLoader(todo, batch_size=1, sampler=DefaultSampler(todo, shuffle=False),
+                        collate_fn=pseudo_collate)
+    progress = ProgressBar(len(loader)) if rank == 0 else None
+    with torch.no_grad():
+        for data in loader:
+            data = model.data_preprocessor(data, False)
+            evaluator.process(model.predict_at_exits(data['inputs'], data['data_samples'][0],
+                                                     exits))
             if progress is not None:
                 progress.update()
+    means = evaluator.evaluate(len(todo))  # gathers every rank's rows; rank 0 writes
     if rank == 0:
         print('', flush=True)
-
-    gathered = all_gather_object(computed) if world_size > 1 else [computed]
-    if rank == 0:
-        merged = dict(done)
-        for part_result in gathered:
-            merged.update(part_result)
-        for metric, out in zip(args.metric, args.out):
-            table = {str(i): merged[str(i)][metric] for i in img_ids}
-            write_quality_table(
-                out, table, exits,
-                metadata=dict(metric=metric, split=args.split, config=args.config,
-                              checkpoint=args.checkpoint,
-                              ann_file=getattr(dataset, 'ann_file', None)))
-            print(f'Wrote {out} ({len(table)} images, {metric}).', flush=True)
+        for metric_name, out in zip(args.metric, args.out):
+            print(f'Wrote {out} ({num_images} images, {metric_name}); mean per exit: '
+                  + ', '.join(f'{k}: {means[f"exit_quality/{metric_name}_exit_{k}"]:.4f}'
+                              for k in exits), flush=True)
     barrier()
-    if rank == 0:
-        for path in glob.glob(glob.escape(partial_prefix) + '.part*.jsonl'):
-            os.remove(path)
 
 
 if __name__ == '__main__':

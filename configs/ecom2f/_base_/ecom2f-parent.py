@@ -17,4 +17,6 @@ ecom2f_parent_model = dict(
     test_cfg=dict(exit_layers=6))
 # Layers deeper than the sampled exit (and the gate) get no gradient in an iteration.
 find_unused_parameters = True  # read by mmengine's (and tools/train.py's CPU) DDP wrapper
-custom_hooks = [dict(type='ExitStatisticsHook')]  # logs the mean exit of each evaluation
+# The configs add the exit statistics to their base's evaluators (mean exit, histogram):
+#   val_evaluator = [_base_.val_evaluator, _base_.ecom2f_exit_metric] (the same for test)
+ecom2f_exit_metric = dict(type='ExitStatisticsMetric')
