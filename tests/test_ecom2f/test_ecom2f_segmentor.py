@@ -105,3 +105,15 @@ def test_needs_the_efficient_pixel_decoder():
     cfg.decode_head.pixel_decoder.type = 'mmdet.MSDeformAttnPixelDecoder'
     with pytest.raises(ValueError, match='ScheduledDeformableEncoder'):
         MODELS.build(cfg)
+
+
+def test_tensor_forward_runs_the_test_cfg_exit():
+    """The network forward (FLOP tools) honours test_cfg.exit_layers, with or without samples."""
+    model = build_tiny_seg(seed=0, test_cfg=dict(mode='whole', exit_layers=3))
+    inputs, samples = tiny_seg_batch(2)
+    with torch.no_grad():
+        cls_scores, mask_preds = model._forward(inputs, clone(samples))
+        assert model.exit_encoder.last_exits.tolist() == [3, 3]
+        no_samples = model._forward(inputs)
+    assert len(cls_scores) == len(no_samples[0])  # one output per transformer-decoder layer
+    torch.testing.assert_close(mask_preds[-1], no_samples[1][-1])

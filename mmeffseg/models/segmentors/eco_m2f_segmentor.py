@@ -4,6 +4,7 @@ from typing import Optional, Sequence
 import torch
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
@@ -49,7 +50,15 @@ class EcoM2FSegmentor(EcoM2FStepsMixin, EncoderDecoder):
         return results
 
     def _forward(self, inputs: Tensor, data_samples: OptSampleList = None):
-        """Network forward without post-processing, with the same exits as :meth:`predict`."""
+        """Network forward without post-processing, with the same exits as :meth:`predict`.
+
+        Unlike ``EncoderDecoder._forward``, it hands the data samples to the Mask2Former head,
+        which needs them (their shapes) for its attention masks.
+        """
+        if data_samples is None:
+            data_samples = [SegDataSample(metainfo=dict(img_shape=inputs.shape[2:],
+                                                        pad_shape=inputs.shape[2:]))
+                            for _ in range(inputs.shape[0])]
         with self.exit_setting(inputs, data_samples, self.inference_exit()):
             return self.decode_head(self.extract_feat(inputs), data_samples)
 
