@@ -7,6 +7,6 @@ os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 
 from .version import __version__  # noqa: E402
 from . import registry  # noqa: E402,F401
-from . import datasets, engine, models, ops  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, ops  # noqa: E402,F401
 
 __all__ = ['__version__']
