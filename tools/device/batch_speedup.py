@@ -5,7 +5,9 @@ weights, takes the first N images of each folder (resized and centre-cropped as 
 ``tools/analysis_tools/algm_figures.py``), and times every model in alternation: at batch 1
 over all images one by one, and at batch B over the same images. Prints images/s, the
 speed-up over the baseline at each batch size, and their ratio (the bar of issue 13:
-batch-B speed-up >= 0.9 x batch-1 speed-up), plus each model's tokens per image.
+batch-B speed-up >= 0.9 x batch-1 speed-up), plus each model's tokens per image at the end
+(CLS included) and tokens per block (what each image ran through a block, averaged; pruning
+keeps the count but runs fewer tokens).
 
 Example (the ALGM figures of docs/algm.md):
     OMP_NUM_THREADS=1 python tools/device/batch_speedup.py \\
@@ -54,6 +56,10 @@ def _options(pairs: List[str]) -> Dict[str, object]:
     return out
 
 
+def _fmt(value) -> str:
+    return '-' if value is None else f'{value:.1f}'
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('baseline', help='baseline config')
@@ -92,6 +98,7 @@ def main(argv=None) -> dict:
                args.batch_size: figures.make_batches(first, images, args.batch_size)}
     seconds = {name: {bs: 0.0 for bs in batches} for name in models}
     tokens = {name: {bs: [] for bs in batches} for name in models}
+    per_block = {name: {bs: [] for bs in batches} for name in models}
     with torch.no_grad():
         for model in models.values():  # warm-up
             run_network(model, batches[1][0])
@@ -105,6 +112,8 @@ def main(argv=None) -> dict:
                         book = getattr(model.backbone, 'last_book', None)
                         if book is not None:
                             tokens[name][bs] += list(book.counts)
+                            per_block[name][bs].append(
+                                torch.stack(book.block_counts).float().mean().item())
     num = len(images) * args.repeats
     result = dict(images=len(images), batch_size=args.batch_size, repeats=args.repeats,
                   threads=torch.get_num_threads(), models={})
@@ -115,18 +124,20 @@ def main(argv=None) -> dict:
             row[f'speedup_b{bs}'] = seconds['baseline'][bs] / seconds[name][bs]
             if tokens[name][bs]:
                 row[f'final_tokens_b{bs}'] = sum(tokens[name][bs]) / len(tokens[name][bs])
+                row[f'block_tokens_b{bs}'] = sum(per_block[name][bs]) / len(per_block[name][bs])
         row['speedup_ratio'] = row[f'speedup_b{args.batch_size}'] / row['speedup_b1']
         result['models'][name] = row
     bs = args.batch_size
     print(f'{len(images)} images, {args.repeats} pass(es), {torch.get_num_threads()} thread(s)')
     print(f'| model | img/s b1 | img/s b{bs} | speed-up b1 | speed-up b{bs} | ratio | '
-          f'tokens/image b1 | tokens/image b{bs} |')
-    print('|---|---|---|---|---|---|---|---|')
+          f'tokens/image b1 | tokens/image b{bs} | tokens/block b1 | tokens/block b{bs} |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
     for name, row in result['models'].items():
         print(f"| {name} | {row['images_per_s_b1']:.3f} | {row[f'images_per_s_b{bs}']:.3f} | "
               f"{row['speedup_b1']:.2f}x | {row[f'speedup_b{bs}']:.2f}x | "
               f"{row['speedup_ratio']:.2f} | {row.get('final_tokens_b1', '-')} | "
-              f"{row.get(f'final_tokens_b{bs}', '-')} |")
+              f"{row.get(f'final_tokens_b{bs}', '-')} | {_fmt(row.get('block_tokens_b1'))} | "
+              f"{_fmt(row.get(f'block_tokens_b{bs}'))} |")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1))
