@@ -85,14 +85,17 @@ def test_empty_merge_is_identity():
     assert book.is_full_grid
 
 
-def test_gather_scatter():
-    x = _tokens(2, (2, 2), prefix=0)
-    keep = torch.tensor([[0, 2], [1, 3]])
-    kept = TokenBookkeeping.gather(x, keep)
-    assert torch.equal(kept[1, 1], x[1, 3])
-    back = TokenBookkeeping.scatter(x, kept * 2, keep)
-    assert torch.equal(back[0, 2], 2 * x[0, 2]) and torch.equal(back[0, 1], x[0, 1])
-    assert torch.equal(x, _tokens(2, (2, 2), prefix=0))  # out of place
+def test_with_prefix_and_per_image_sum_in_both_layouts():
+    book = TokenBookkeeping(2, (1, 3), num_prefix=1)
+    keep = torch.tensor([[1., 0., 1.], [0., 0., 1.]])
+    assert book.with_prefix(keep, 1.0).tolist() == [[1, 1, 0, 1], [1, 0, 0, 1]]
+    assert book.per_image_sum(keep).tolist() == [2, 1]
+    x = _tokens(2, (1, 3))
+    book.merge(x, [torch.tensor([3]), torch.zeros(0, dtype=torch.long)],
+               [torch.tensor([2]), torch.zeros(0, dtype=torch.long)])  # counts 3 and 4: packed
+    packed_keep = torch.tensor([[1., 0., 0., 1., 1.]])
+    assert book.with_prefix(packed_keep, 1.0).tolist() == [[1, 1, 0, 1, 0, 1, 1]]
+    assert book.per_image_sum(packed_keep).tolist() == [1, 2]
 
 
 def test_snapshot_is_frozen_and_proportional_bias():

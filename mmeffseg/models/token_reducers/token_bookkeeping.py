@@ -355,21 +355,6 @@ class TokenBookkeeping:
         full = self.restore(x)
         return full.transpose(1, 2).reshape(full.shape[0], full.shape[2], h, w)
 
-    # --------------------------------------------------------------- pruning
-    @staticmethod
-    def gather(x: torch.Tensor, keep_idx: torch.Tensor) -> torch.Tensor:
-        """Tokens ``x[b, keep_idx[b]]``: (B, N, C), long (B, K) -> (B, K, C)."""
-        return x.gather(1, keep_idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
-
-    @staticmethod
-    def scatter(full: torch.Tensor, kept: torch.Tensor, keep_idx: torch.Tensor) -> torch.Tensor:
-        """Put processed tokens back: a copy of ``full`` with rows ``keep_idx`` set to ``kept``.
-
-        Tokens not in ``keep_idx`` keep their features (pruned tokens are not discarded).
-        Out of place, so gradients flow to both ``full`` and ``kept``.
-        """
-        return full.scatter(1, keep_idx.unsqueeze(-1).expand(-1, -1, full.shape[-1]), kept)
-
     # ------------------------------------------------------------- statistics
     def set_block_counts(self, counts: torch.Tensor) -> None:
         """Tell the host how many tokens each image really ran through the current block.
