@@ -167,16 +167,15 @@ class StandInViT(nn.Module):
         x = torch.cat([self.cls_token.expand(batch, -1, -1),
                        feats.flatten(2).transpose(1, 2) + 0.02 * pos], dim=1)
         book = self.pieces['book'].TokenBookkeeping(batch, (h, w), 1, device=images.device)
+        book.fused_attention = self.always_packed_attention
         run_block = self.pieces['block_ops'].run_block
         for i, block in enumerate(self.blocks):
             reducer = self.reducers[str(i)] if str(i) in self.reducers else None
             if reducer is not None:
                 x = reducer(block, x, book)
             else:
-                counts = book.attention_counts()
-                if counts is None and self.always_packed_attention:
-                    counts = list(book.counts)
-                x = run_block(block, x, attn_bias=book.attention_bias(), counts=counts)
+                x = run_block(block, x, attn_bias=book.attention_bias(),
+                              counts=book.attention_counts())
             book.end_block()
         self.last_book = book
         return book.restore_map(self.norm(x))

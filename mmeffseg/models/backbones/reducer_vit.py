@@ -37,6 +37,11 @@ class ReducerViT(VisionTransformer):
             Default: ().
         output_merged (bool): Output :class:`MergedTokens` instead of full-grid maps.
             Default: False.
+        fused_attention (bool): Run the attention of every block, full grid included, through
+            ``scaled_dot_product_attention`` (the packed path) instead of the block's own
+            ``nn.MultiheadAttention``, which mmcv asks for its attention weights. Blocks after
+            a reduction always use the packed path; this makes a dense model comparable to
+            them (same function, outputs within ~1e-6). Default: False.
         **kwargs: Arguments of mmseg's ``VisionTransformer``.
 
     Attributes:
@@ -49,9 +54,11 @@ class ReducerViT(VisionTransformer):
     def __init__(self,
                  reducers: Sequence[Union[dict, ConfigDict]] = (),
                  output_merged: bool = False,
+                 fused_attention: bool = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.output_merged = output_merged
+        self.fused_attention = fused_attention
         if output_merged and self.out_origin:
             raise ValueError('ReducerViT: output_merged=True cannot be combined with '
                              'out_origin=True (the origin output is a full grid); set one off')
@@ -121,6 +128,7 @@ class ReducerViT(VisionTransformer):
         book = TokenBookkeeping(batch, hw_shape, num_prefix=int(self.with_cls_token),
                                 device=x.device)
         book.record_stages = self.record_stages
+        book.fused_attention = self.fused_attention
         outs: List = []
         if self.out_origin:
             outs.append(self._format_output(x, book))

@@ -46,6 +46,8 @@ class TokenBookkeeping:
         index_map (Tensor): Long (B, h * w), per image values in [num_prefix, counts[b]).
         proportional_attn (bool): Set by a reducer that wants every later block to add
             ``log(sizes)`` to its attention logits (proportional attention). Default: False.
+        fused_attention (bool): Set by the host to run every block's attention through the
+            packed path, full grid included. Default: False.
         block_counts (list[Tensor]): Per block, the number of tokens each image ran through
             it, long (B,). The host appends to it; see :meth:`end_block`.
         reducer_state (dict): What a reducer hands to later reducers of the same forward,
@@ -73,6 +75,7 @@ class TokenBookkeeping:
             batch_size, -1).contiguous()
         self.num_merged = 0
         self.reordered = False
+        self.fused_attention = False
         self.proportional_attn = False
         self.block_counts: List[torch.Tensor] = []
         self.stages: List[dict] = []
@@ -141,11 +144,12 @@ class TokenBookkeeping:
     def attention_counts(self) -> Optional[List[int]]:
         """Per-image token counts for :func:`~.block_ops.run_attention`, or None.
 
-        None while the tokens are still the untouched full grid: the block then runs its own
-        attention, exactly as in the baseline model. Afterwards the counts, so attention runs
-        per image on packed tokens (or batched when all counts are equal).
+        None while the tokens are still the untouched full grid (unless ``fused_attention`` is
+        set): the block then runs its own attention, exactly as in the baseline model.
+        Afterwards the counts, so attention runs per image on packed tokens (or batched when
+        all counts are equal) with ``scaled_dot_product_attention``.
         """
-        if self.is_full_grid and not self.packed:
+        if self.is_full_grid and not self.packed and not self.fused_attention:
             return None
         return list(self.counts)
 
