@@ -71,6 +71,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--crop', type=int, default=512)
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=1, help='timed passes over the images')
+    parser.add_argument('--reference', default='baseline',
+                        help="the model speed-ups are relative to: 'baseline' or a --method name")
     parser.add_argument('--checkpoint', default=None, help='weights for every model')
     parser.add_argument('--out', default=None, help='write the result as JSON here')
     return parser.parse_args(argv)
@@ -88,6 +90,8 @@ def main(argv=None) -> dict:
         model = build_model(load_config(spec[1], _options(spec[2:])), args.checkpoint)
         model.load_state_dict(state, strict=False)
         models[spec[0]] = model
+    if args.reference not in models:
+        raise ValueError(f'--reference {args.reference!r} is not a model here: {list(models)}')
     for model in models.values():
         model.eval()
     images = [img for folder in args.images
@@ -116,19 +120,21 @@ def main(argv=None) -> dict:
                                 torch.stack(book.block_counts).float().mean().item())
     num = len(images) * args.repeats
     result = dict(images=len(images), batch_size=args.batch_size, repeats=args.repeats,
+                  reference=args.reference,
                   threads=torch.get_num_threads(), models={})
     for name in models:
         row = {}
         for bs in batches:
             row[f'images_per_s_b{bs}'] = num / seconds[name][bs]
-            row[f'speedup_b{bs}'] = seconds['baseline'][bs] / seconds[name][bs]
+            row[f'speedup_b{bs}'] = seconds[args.reference][bs] / seconds[name][bs]
             if tokens[name][bs]:
                 row[f'final_tokens_b{bs}'] = sum(tokens[name][bs]) / len(tokens[name][bs])
                 row[f'block_tokens_b{bs}'] = sum(per_block[name][bs]) / len(per_block[name][bs])
         row['speedup_ratio'] = row[f'speedup_b{args.batch_size}'] / row['speedup_b1']
         result['models'][name] = row
     bs = args.batch_size
-    print(f'{len(images)} images, {args.repeats} pass(es), {torch.get_num_threads()} thread(s)')
+    print(f'{len(images)} images, {args.repeats} pass(es), {torch.get_num_threads()} thread(s); '
+          f'speed-ups relative to {args.reference}')
     print(f'| model | img/s b1 | img/s b{bs} | speed-up b1 | speed-up b{bs} | ratio | '
           f'tokens/image b1 | tokens/image b{bs} | tokens/block b1 | tokens/block b{bs} |')
     print('|---|---|---|---|---|---|---|---|---|---|')
