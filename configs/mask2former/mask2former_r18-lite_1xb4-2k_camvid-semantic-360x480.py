@@ -5,7 +5,7 @@
 # (configs/study/camvid.py); the mmseg PRO-SCALE / ECO-M2F CamVid configs start from it.
 _base_ = ['mmseg::mask2former/mask2former_r50_8xb2-90k_cityscapes-512x1024.py']
 crop_size = (256, 256)
-max_iters = 6000
+max_iters = 2000
 num_classes = 11
 model = dict(
     data_preprocessor=dict(size=crop_size),
@@ -40,7 +40,7 @@ test_pipeline = [
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(
-    batch_size=8, num_workers=1, persistent_workers=True,
+    batch_size=4, num_workers=1, persistent_workers=True,
     dataset=dict(type=dataset_type, data_root=data_root,
                  data_prefix=dict(img_path='images/train', seg_map_path='labels/train'),
                  pipeline=train_pipeline))
@@ -59,9 +59,9 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=200),
     dict(type='PolyLR', eta_min=1e-6, power=0.9, begin=200, end=max_iters, by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=1000)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=500)
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=250, max_keep_ckpts=2, save_last=True,
+    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=2, save_last=True,
                     save_best=None))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
