@@ -3,6 +3,11 @@
 # threshold mean + std / 5 in block 5 (0-based layer 4). Test-time knob:
 #   --cfg-options model.backbone.reducers.0.tau=0.9      (tau > 1 switches local merging off)
 #   --cfg-options model.backbone.reducers.1.threshold=2  (> 1 switches global merging off)
+# batch_policy='min' is the released code's batch rule (one threshold and the batch-minimum
+# count for the whole batch), so the published checkpoints give the published merges; use
+#   --cfg-options model.backbone.reducers.0.batch_policy=per_image \
+#                 model.backbone.reducers.1.batch_policy=per_image
+# for per-image savings that survive batching (docs/algm.md).
 _base_ = ['../segmenter/segmenter_vit-t_mask_8xb1-160k_ade20k-512x512.py']
 
 model = dict(
@@ -11,7 +16,7 @@ model = dict(
         # The head decodes the merged tokens and unmerges its class masks itself.
         output_merged=True,
         reducers=[
-            dict(type='LocalWindowMerge', layer=0, tau=0.90),
-            dict(type='GlobalBipartiteMerge', layer=4),
+            dict(type='LocalWindowMerge', layer=0, tau=0.90, batch_policy='min'),
+            dict(type='GlobalBipartiteMerge', layer=4, batch_policy='min'),
         ]),
     decode_head=dict(type='MergedSegmenterMaskTransformerHead'))

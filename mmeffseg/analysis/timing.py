@@ -8,6 +8,10 @@ as their own medians, not as shares of the first pass.
 Token reducers (modules of the ``TOKEN_REDUCERS`` registry) run a ViT block *inside* their
 forward; their own work is their *self* time, i.e. their time minus the time of the modules
 they call.
+Peak memory (in the first timed forward of each model, outside its timed span, and per part
+in the tracked pass) is the growth over the memory in use when the model / part starts:
+``torch.cuda.max_memory_allocated`` on CUDA, the process's peak resident set size (Linux
+``VmHWM``, reset through ``/proc/self/clear_refs``) on CPU; None where neither is available.
 """
 import statistics
 import time
@@ -29,6 +33,47 @@ def _model_device(model: nn.Module) -> torch.device:
     for p in model.parameters():
         return p.device
     return torch.device('cpu')
+
+
+class _MemoryProbe:
+    """Current and peak memory of the device (CUDA allocator) or the process (CPU RSS)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == 'cuda'
+        self.device = device
+        try:
+            self.available = self.cuda or self._reset_rss() is None
+        except OSError:
+            self.available = False
+
+    @staticmethod
+    def _reset_rss() -> None:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')  # resets VmHWM (the peak RSS) to the current RSS
+
+    @staticmethod
+    def _status_kb(key: str) -> int:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1])
+        raise OSError(f'{key} not in /proc/self/status')
+
+    def start(self) -> int:
+        """Reset the peak; return the bytes in use now."""
+        if self.cuda:
+            _sync(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return torch.cuda.memory_allocated(self.device)
+        self._reset_rss()
+        return 1024 * self._status_kb('VmRSS:')
+
+    def peak(self) -> int:
+        """Peak bytes in use since the last :meth:`start`."""
+        if self.cuda:
+            _sync(self.device)
+            return torch.cuda.max_memory_allocated(self.device)
+        return 1024 * self._status_kb('VmHWM:')
 
 
 def latency_stats(seconds: Sequence[float]) -> Dict[str, float]:
@@ -88,6 +133,9 @@ class _HookTimer:
         }
         self._depth: Dict[str, int] = {}
         self._start: Dict[str, float] = {}
+        self.memory = _MemoryProbe(device)
+        self.part_peak: Dict[str, int] = {}
+        self._mem: Dict[str, list] = {}  # active part -> [bytes at start, peak growth]
         # Self time needs every module that a reducer calls, so track all modules when the
         # model has reducers; otherwise only the parts and what they contain.
         watch = None if self.reducers else {n for n in names if self._parts_of[n]}
@@ -99,6 +147,8 @@ class _HookTimer:
 
     def reset(self) -> None:
         self.part_time = {p: 0.0 for p in self.parts}
+        self.part_peak = {p: 0 for p in self.parts}
+        self._mem = {}
         self._depth = {p: 0 for p in self.parts}
         self.reducer_self = 0.0
         self._stack.clear()
@@ -107,6 +157,13 @@ class _HookTimer:
         parts = self._parts_of.get(name, ())
         if self.reducers or any(self._depth[p] == 0 for p in parts):
             _sync(self.device)
+        starting = [p for p in parts if self._depth[p] == 0]
+        if starting and self.memory.available:
+            # Resetting the peak for a new part first folds it into the parts still running.
+            self._fold_memory()
+            used = self.memory.start()
+            for p in starting:
+                self._mem[p] = [used, 0]
         now = time.perf_counter()
         for p in parts:
             if self._depth[p] == 0:
@@ -120,10 +177,14 @@ class _HookTimer:
         if self.reducers or any(self._depth[p] == 1 for p in parts):
             _sync(self.device)
         now = time.perf_counter()
+        if self.memory.available and any(self._depth[p] == 1 for p in parts):
+            self._fold_memory()
         for p in parts:
             self._depth[p] -= 1
             if self._depth[p] == 0:
                 self.part_time[p] += now - self._start[p]
+                if p in self._mem:
+                    self.part_peak[p] = max(self.part_peak[p], self._mem.pop(p)[1])
         if not self.reducers or not self._stack or self._stack[-1][0] != name:
             return
         _, t0, child = self._stack.pop()
@@ -132,6 +193,11 @@ class _HookTimer:
             self._stack[-1][2] += elapsed
         if name in self.reducers:
             self.reducer_self += elapsed - child
+
+    def _fold_memory(self) -> None:
+        peak = self.memory.peak()
+        for state in self._mem.values():
+            state[1] = max(state[1], peak - state[0])
 
     def remove(self) -> None:
         self._tracker.__exit__(None, None, None)
@@ -156,17 +222,25 @@ class _ModelSeries:
         self.per_part = {p: [] for p in self.parts}
         self.reducer_self: List[float] = []
         self.backbone_share: List[float] = []
+        self.part_peak: Dict[str, List[int]] = {p: [] for p in self.parts}
+        self.peak_memory: Optional[int] = None
         self.timer: Optional[_HookTimer] = None
 
     def run(self, i: int) -> None:
         run_network(self.model, self.batches[i % len(self.batches)], self.forward)
 
     def time_whole(self, i: int) -> None:
+        # The first timed forward also gives the peak memory; the probe's reads stay
+        # outside the timed span.
+        probe = _MemoryProbe(self.device) if self.peak_memory is None else None
+        used = probe.start() if probe is not None and probe.available else None
         _sync(self.device)
         t0 = time.perf_counter()
         self.run(i)
         _sync(self.device)
         self.seconds.append(time.perf_counter() - t0)
+        if used is not None:
+            self.peak_memory = probe.peak() - used
 
     def time_parts(self, i: int) -> None:
         timer = self.timer
@@ -174,6 +248,8 @@ class _ModelSeries:
         self.run(i)
         for p in self.parts:
             self.per_part[p].append(timer.part_time[p])
+            if timer.memory.available:
+                self.part_peak[p].append(timer.part_peak[p])
         if timer.reducers:
             self.reducer_self.append(timer.reducer_self)
             if timer.part_time.get('backbone', 0) > 0:
@@ -183,9 +259,12 @@ class _ModelSeries:
         lat = latency_stats(self.seconds)
         out = dict(device=str(self.device), batch_size=self.batch_size, forward=self.forward,
                    warmup=warmup, repeats=repeats, latency=lat,
-                   throughput=self.batch_size / lat['median'])
+                   throughput=self.batch_size / lat['median'],
+                   peak_memory_mb=None if self.peak_memory is None else self.peak_memory / 2**20)
         if self.parts:
             out['parts'] = {p: latency_stats(v) for p, v in self.per_part.items()}
+            for p, peaks in self.part_peak.items():
+                out['parts'][p]['peak_memory_mb'] = max(peaks) / 2**20 if peaks else None
             if self.timer is not None and self.timer.reducers:
                 out['token_reducers'] = dict(modules=sorted(self.timer.reducers),
                                              self_time=latency_stats(self.reducer_self))
@@ -270,7 +349,9 @@ def benchmark_model(model: nn.Module,
     Returns:
         dict: ``latency`` (seconds per batch: median, q1, q3, iqr, min, max, mean, n),
         ``throughput`` (images/s at the median), ``batch_size``, ``device`` and, with parts,
-        ``parts`` (per part the same statistics) and, when the model has token reducers,
+        ``peak_memory_mb`` (peak memory growth of one forward, see the module docstring),
+        ``parts`` (per part the same statistics + ``peak_memory_mb``) and, when the model has
+        token reducers,
         ``token_reducers`` (their self-time statistics and median share of backbone time).
     """
     return benchmark_models([model], [batches], warmup, repeats,
@@ -284,16 +365,18 @@ def format_benchmark(result: dict, title: str = '') -> str:
     lines.append(f"device {result['device']}, batch {result['batch_size']}, "
                  f"{result['warmup']} warm-up + {result['repeats']} timed forwards "
                  f"(forward={result['forward']})")
-    header = f"{'':<40}{'median ms':>11}{'IQR ms':>9}{'min ms':>9}{'max ms':>9}"
+    header = (f"{'':<40}{'median ms':>11}{'IQR ms':>9}{'min ms':>9}{'max ms':>9}"
+              f"{'peak MB':>9}")
     lines += [header, '-' * len(header)]
 
-    def row(name, s):
+    def row(name, s, peak=None):
+        peak = '-' if peak is None else f'{peak:.1f}'
         return (f"{name:<40}{1e3 * s['median']:>11.2f}{1e3 * s['iqr']:>9.2f}"
-                f"{1e3 * s['min']:>9.2f}{1e3 * s['max']:>9.2f}")
+                f"{1e3 * s['min']:>9.2f}{1e3 * s['max']:>9.2f}{peak:>9}")
 
-    lines.append(row('whole model (per batch)', lat))
+    lines.append(row('whole model (per batch)', lat, result.get('peak_memory_mb')))
     for part, s in result.get('parts', {}).items():
-        lines.append(row('  ' + part, s))
+        lines.append(row('  ' + part, s, s.get('peak_memory_mb')))
     red = result.get('token_reducers')
     if red:
         lines.append(row('  token reducers (self time)', red['self_time']))

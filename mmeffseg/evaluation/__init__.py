@@ -1,4 +1,5 @@
+from .class_iou_metric import ClassIoUMetric
 from .exit_quality_metric import ExitQualityMetric, read_partials
 from .exit_statistics_metric import ExitStatisticsMetric
 
-__all__ = ['ExitQualityMetric', 'ExitStatisticsMetric', 'read_partials']
+__all__ = ['ClassIoUMetric', 'ExitQualityMetric', 'ExitStatisticsMetric', 'read_partials']

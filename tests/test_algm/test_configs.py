@@ -74,3 +74,12 @@ def test_cfg_options_switch_off_reproduces_baseline():
     with torch.no_grad():
         algm_on(torch.zeros(1, 3, 64, 64), mode='tensor')
     assert algm_on.backbone.last_book.num_patch_tokens < 16
+
+
+def test_paper_configs_use_the_released_batch_rule():
+    """ADE20K configs mirror the paper: batch-minimum counts and one batch threshold."""
+    for path in ALGM_CONFIGS:
+        if _base_exists(path):
+            policies = {r.get('batch_policy', 'per_image')
+                        for r in Config.fromfile(path).model.backbone.reducers}
+            assert policies == ({'min'} if 'ade20k' in path else {'per_image'}), path

@@ -47,7 +47,7 @@ def test_local_window_score_is_offdiagonal_mean():
     assert index.tolist() == [[0, 1, 2, 3]]
 
 
-def test_local_batch_uses_minimum_count():
+def test_local_min_policy_uses_minimum_count():
     basis = _orthogonal(16)
     img0 = basis[:16].clone().view(4, 4, -1)
     img0[0:2, 0:2] = basis[0]  # score 1: the window image 0 merges first
@@ -57,8 +57,8 @@ def test_local_batch_uses_minimum_count():
     img1[0:2, 2:4] = basis[3]
     x = torch.stack([img0.reshape(16, -1), img1.reshape(16, -1)])
     book = TokenBookkeeping(2, (4, 4), num_prefix=0)
-    src, dst = LocalWindowMerge(tau=0.95).assign(x, book)
-    assert src.shape == (2, 3)
+    src, dst = LocalWindowMerge(tau=0.95, batch_policy='min').assign(x, book)
+    assert [s.numel() for s in src] == [3, 3]
     assert dst[0].tolist() == [0, 0, 0]  # image 0: its best window (score exactly 1)
     assert dst[1].tolist() == [2, 2, 2]
 
@@ -96,23 +96,27 @@ def test_local_merges_in_block_between_attention_and_mlp():
 
 def test_global_auto_threshold():
     basis = _orthogonal(8)
-    # Patch tokens at positions 0..7: A = 0,2,4,6 ; B = 1,3,5,7. A0 duplicates B3 (pos 3).
+    # Sequence: CLS at 0, patches at 1..8. A = positions 0 (CLS), 2, 4, 6, 8; B = 1, 3, 5, 7.
+    # Patch 1 (position 2, in A) duplicates patch 6 (position 7, in B).
     patches = basis.clone()
-    patches[0] = patches[3]
+    patches[1] = patches[6]
     x = torch.cat([torch.randn(1, 16), patches]).unsqueeze(0)
     book = TokenBookkeeping(1, (2, 4))
     reducer = GlobalBipartiteMerge(layer=4)
     assert reducer.layer_number == 5
+    # Best similarities of the A tokens (CLS excluded): [1, 0, 0, 0]; threshold
+    # 0.25 + 0.5 / 5 = 0.35: only position 2 merges.
     src, dst = reducer.assign(x, book)
-    assert src.tolist() == [[1]] and dst.tolist() == [[4]]
+    assert [s.tolist() for s in src] == [[2]] and [d.tolist() for d in dst] == [[7]]
     y = book.merge(x, src, dst)
-    assert y.shape[1] == 8 and book.index_map[0, 0] == book.index_map[0, 3]
+    assert y.shape[1] == 8 and book.index_map[0, 1] == book.index_map[0, 6]
     # Fixed threshold above 1: switched off.
     off = GlobalBipartiteMerge(layer=4, threshold=1.5)
     assert not off.enabled
 
 
 def test_global_several_a_into_one_b_and_batch_min():
+    # No prefix: A = positions 0, 2, 4, 6; B = 1, 3, 5, 7.
     basis = _orthogonal(8)
     img0 = basis.clone()
     img0[0] = img0[1]
@@ -121,8 +125,8 @@ def test_global_several_a_into_one_b_and_batch_min():
     img1[4] = img1[5]
     x = torch.stack([img0, img1])
     book = TokenBookkeeping(2, (2, 4), num_prefix=0)
-    src, dst = GlobalBipartiteMerge(layer=4, threshold=0.99).assign(x, book)
-    assert src.shape == (2, 1)  # image 1 can merge only one: batch minimum
+    src, dst = GlobalBipartiteMerge(layer=4, threshold=0.99, batch_policy='min').assign(x, book)
+    assert [s.numel() for s in src] == [1, 1]  # image 1 can merge only one: batch minimum
     y = book.merge(x, src, dst)
     assert y.shape == (2, 7, 16)
     book2 = TokenBookkeeping(1, (2, 4), num_prefix=0)

@@ -85,14 +85,17 @@ def test_empty_merge_is_identity():
     assert book.is_full_grid
 
 
-def test_gather_scatter():
-    x = _tokens(2, (2, 2), prefix=0)
-    keep = torch.tensor([[0, 2], [1, 3]])
-    kept = TokenBookkeeping.gather(x, keep)
-    assert torch.equal(kept[1, 1], x[1, 3])
-    back = TokenBookkeeping.scatter(x, kept * 2, keep)
-    assert torch.equal(back[0, 2], 2 * x[0, 2]) and torch.equal(back[0, 1], x[0, 1])
-    assert torch.equal(x, _tokens(2, (2, 2), prefix=0))  # out of place
+def test_with_prefix_and_per_image_sum_in_both_layouts():
+    book = TokenBookkeeping(2, (1, 3), num_prefix=1)
+    keep = torch.tensor([[1., 0., 1.], [0., 0., 1.]])
+    assert book.with_prefix(keep, 1.0).tolist() == [[1, 1, 0, 1], [1, 0, 0, 1]]
+    assert book.per_image_sum(keep).tolist() == [2, 1]
+    x = _tokens(2, (1, 3))
+    book.merge(x, [torch.tensor([3]), torch.zeros(0, dtype=torch.long)],
+               [torch.tensor([2]), torch.zeros(0, dtype=torch.long)])  # counts 3 and 4: packed
+    packed_keep = torch.tensor([[1., 0., 0., 1., 1.]])
+    assert book.with_prefix(packed_keep, 1.0).tolist() == [[1, 1, 0, 1, 0, 1, 1]]
+    assert book.per_image_sum(packed_keep).tolist() == [1, 2]
 
 
 def test_snapshot_is_frozen_and_proportional_bias():
@@ -108,7 +111,37 @@ def test_snapshot_is_frozen_and_proportional_bias():
 
 def test_block_counts():
     book = TokenBookkeeping(2, (2, 2))
-    book.end_block(5)
+    book.end_block()
     book.set_block_counts(torch.tensor([3, 4]))
-    book.end_block(5)
+    book.end_block()
     assert [c.tolist() for c in book.block_counts] == [[5, 5], [3, 4]]
+
+
+def test_per_image_merge_packs_tokens_and_restores_each_image():
+    book = TokenBookkeeping(2, (1, 4), num_prefix=1)
+    x = _tokens(2, (1, 4))
+    # Image 0 merges two tokens, image 1 none: counts 3 and 5, packed (1, 8, C).
+    y = book.merge(x, [torch.tensor([2, 4]), torch.tensor([], dtype=torch.long)],
+                   [torch.tensor([1, 3]), torch.tensor([], dtype=torch.long)])
+    assert book.counts == [3, 5] and book.packed and y.shape == (1, 8, 3)
+    assert torch.allclose(y[0, 1], (x[0, 1] + x[0, 2]) / 2)
+    assert torch.equal(y[0, 3:], x[1])
+    assert book.index_map.tolist() == [[1, 1, 2, 2], [1, 2, 3, 4]]
+    full = book.restore(y)
+    assert full.shape == (2, 4, 3) and torch.equal(full[1], x[1, 1:])
+    assert torch.equal(book.restore(book.patch_tokens(y)), full)
+    assert torch.equal(book.prefix_tokens(y)[:, 0], x[:, 0])
+    assert book.sizes.tolist() == [[1, 2, 2, 1, 1, 1, 1, 1]]
+    with pytest.raises(ValueError, match='different numbers'):
+        book.num_tokens
+
+
+def test_reorder_moves_tokens_and_index_map():
+    book = TokenBookkeeping(1, (1, 3), num_prefix=1)
+    x = _tokens(1, (1, 3))
+    y = book.reorder(x, [torch.tensor([0, 3, 1, 2])])
+    assert torch.equal(y[0, 1], x[0, 3])
+    assert book.index_map.tolist() == [[2, 3, 1]]
+    assert torch.equal(book.restore(y), x[:, 1:])
+    with pytest.raises(ValueError, match='permutation'):
+        book.reorder(y, [torch.tensor([0, 1, 1, 2])])

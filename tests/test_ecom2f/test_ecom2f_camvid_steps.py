@@ -11,11 +11,10 @@ import os.path as osp
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PARENT = osp.join(REPO, 'configs/ecom2f/ecom2f-parent_r18-lite_1xb8-6k_camvid-semantic-360x480.py')
+PARENT = osp.join(REPO, 'configs/ecom2f/ecom2f-parent_r18-lite_1xb4-2k_camvid-semantic-360x480.py')
 GATE = osp.join(REPO, 'configs/ecom2f/ecom2f-gate_r18-lite_1xb8-300i_camvid-semantic-360x480.py')
 # CPU-test sized runs: 2 iterations of batch 2 on 64x64 crops, no worker processes.
 TINY = [
@@ -27,23 +26,6 @@ TINY = [
 ]
 
 
-def _write_camvid(root: str, splits=(('train', 3), ('val', 1)), hw=(48, 64)) -> None:
-    """CamVid layout: images/<split>/*.jpg, labels/<split>/*.png (0..10 classes, 11 void)."""
-    from PIL import Image
-    rng = np.random.default_rng(0)
-    for split, num in splits:
-        os.makedirs(osp.join(root, 'images', split))
-        os.makedirs(osp.join(root, 'labels', split))
-        for i in range(num):
-            img = rng.integers(0, 255, (*hw, 3), dtype=np.uint8)
-            label = np.full(hw, 3, dtype=np.uint8)  # road
-            label[:hw[0] // 3] = 0  # sky
-            label[hw[0] // 3:, :hw[1] // 4] = 1 + i % 2  # building / pole
-            label[-2:] = 11  # void
-            Image.fromarray(img).save(osp.join(root, 'images', split, f'{split}_{i:03d}.jpg'))
-            Image.fromarray(label).save(osp.join(root, 'labels', split, f'{split}_{i:03d}.png'))
-
-
 def _run(cmd, cwd, env):
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
@@ -53,8 +35,9 @@ def _run(cmd, cwd, env):
 
 @pytest.fixture(scope='module')
 def camvid(tmp_path_factory):
+    from mmeffseg.testing import make_camvid_like
     root = str(tmp_path_factory.mktemp('camvid'))
-    _write_camvid(root)
+    make_camvid_like(root, num_train=3, num_val=1)
     return root
 
 

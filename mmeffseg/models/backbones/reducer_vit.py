@@ -20,7 +20,11 @@ class ReducerViT(VisionTransformer):
     ``reducer(block, x, book)`` instead of ``block(x)``; the reducer decides what to merge or
     prune and records it in a per-forward :class:`TokenBookkeeping`. Outputs at
     ``out_indices`` are restored to the full patch grid (B, C, h, w), so every mmseg / mmdet
-    head and neck works unchanged. With ``output_merged=True`` the outputs are
+    head and neck works unchanged. Reducers that let every image keep its own token count
+    (``batch_policy='per_image'`` merging, pruning's sparse blocks) hand on packed (1, T, C)
+    tokens; the host runs its plain blocks on them through :func:`run_block` with the
+    bookkeeping's per-image counts (per-token work packed, attention per image). With
+    ``output_merged=True`` the outputs are
     :class:`MergedTokens` instead (reduced tokens + bookkeeping) for a head that restores after
     itself (``MergedSegmenterMaskTransformerHead``). With no reducers (or reducers that
     decide to do nothing) the outputs equal mmseg's ``VisionTransformer`` exactly.
@@ -33,6 +37,11 @@ class ReducerViT(VisionTransformer):
             Default: ().
         output_merged (bool): Output :class:`MergedTokens` instead of full-grid maps.
             Default: False.
+        fused_attention (bool): Run the attention of every block, full grid included, through
+            ``scaled_dot_product_attention`` (the packed path) instead of the block's own
+            ``nn.MultiheadAttention``, which mmcv asks for its attention weights. Blocks after
+            a reduction always use the packed path; this makes a dense model comparable to
+            them (same function, outputs within ~1e-6). Default: False.
         **kwargs: Arguments of mmseg's ``VisionTransformer``.
 
     Attributes:
@@ -45,9 +54,11 @@ class ReducerViT(VisionTransformer):
     def __init__(self,
                  reducers: Sequence[Union[dict, ConfigDict]] = (),
                  output_merged: bool = False,
+                 fused_attention: bool = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.output_merged = output_merged
+        self.fused_attention = fused_attention
         if output_merged and self.out_origin:
             raise ValueError('ReducerViT: output_merged=True cannot be combined with '
                              'out_origin=True (the origin output is a full grid); set one off')
@@ -82,9 +93,9 @@ class ReducerViT(VisionTransformer):
 
     def _format_output(self, x: torch.Tensor, book: TokenBookkeeping):
         """One output: a full-grid map (like mmseg) or :class:`MergedTokens`."""
-        cls_token = x[:, 0] if self.output_cls_token else None
+        cls_token = book.prefix_tokens(x)[:, 0] if self.output_cls_token else None
         if self.output_merged:
-            return MergedTokens(tokens=x[:, book.num_prefix:], book=book.snapshot(),
+            return MergedTokens(tokens=book.patch_tokens(x), book=book.snapshot(),
                                 cls_token=cls_token)
         out = book.restore(x)
         batch, _, channels = out.shape
@@ -117,6 +128,7 @@ class ReducerViT(VisionTransformer):
         book = TokenBookkeeping(batch, hw_shape, num_prefix=int(self.with_cls_token),
                                 device=x.device)
         book.record_stages = self.record_stages
+        book.fused_attention = self.fused_attention
         outs: List = []
         if self.out_origin:
             outs.append(self._format_output(x, book))
@@ -127,8 +139,9 @@ class ReducerViT(VisionTransformer):
                 x = reducer(layer, x, book)
             else:
                 # Plain block; a reducer may have asked for proportional attention.
-                x = run_block(layer, x, attn_bias=book.attention_bias())
-            book.end_block(x.shape[1], device=x.device)
+                x = run_block(layer, x, attn_bias=book.attention_bias(),
+                              counts=book.attention_counts())
+            book.end_block()
             if i == last and self.final_norm:
                 x = self.norm1(x)
             if i in self.out_indices:

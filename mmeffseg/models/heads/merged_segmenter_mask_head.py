@@ -16,8 +16,9 @@ class MergedSegmenterMaskTransformerHead(SegmenterMaskTransformerHead):
     transformer runs on the N_cur merged tokens (so the decoder saves compute too) and the
     class masks (B, K, N_cur) are unmerged to the full (B, K, h, w) grid through the index
     map: every patch gets the masks of the token that holds it. Given ordinary (B, C, h, w)
-    maps it behaves exactly like mmseg's head. Same arguments as
-    ``SegmenterMaskTransformerHead``.
+    maps it behaves exactly like mmseg's head. Packed merged tokens (images with different
+    token counts) are decoded image by image, so every image's masks equal those it gets
+    alone. Same arguments as ``SegmenterMaskTransformerHead``.
     """
 
     def forward(self, inputs: Union[Sequence[torch.Tensor], List]) -> torch.Tensor:
@@ -32,9 +33,16 @@ class MergedSegmenterMaskTransformerHead(SegmenterMaskTransformerHead):
         # The parent flattens a (B, C, h, w) map in raster order; a (B, C, 1, N_cur) map of
         # the merged tokens gives exactly the merged token sequence, so the parent's forward
         # runs unchanged and returns masks of shape (B, K, 1, N_cur).
-        pseudo_map = merged.tokens.transpose(1, 2).unsqueeze(2)
+        book = merged.book
+        if book.packed:
+            parts = merged.tokens.split([c - book.num_prefix for c in book.counts], dim=1)
+            per_token = torch.cat([self._decode_tokens(inputs, part) for part in parts], dim=1)
+        else:
+            per_token = self._decode_tokens(inputs, merged.tokens)
+        return book.restore_map(per_token).contiguous()
+
+    def _decode_tokens(self, inputs: Sequence, tokens: torch.Tensor) -> torch.Tensor:
+        """Per-token class masks (B, N, K) of tokens (B, N, C) through the parent's forward."""
         inputs = list(inputs)
-        inputs[self.in_index] = pseudo_map
-        masks = super().forward(inputs)
-        per_token = masks.flatten(2).transpose(1, 2)  # (B, N_cur, K)
-        return merged.book.restore_map(per_token).contiguous()
+        inputs[self.in_index] = tokens.transpose(1, 2).unsqueeze(2)
+        return super().forward(inputs).flatten(2).transpose(1, 2)

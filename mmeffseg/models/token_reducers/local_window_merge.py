@@ -1,19 +1,17 @@
 """ALGM stage 1: merge whole local windows of similar tokens (arXiv 2406.09936)."""
-from typing import Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from torch.profiler import record_function
 
 from mmeffseg.registry import TOKEN_REDUCERS
-from .base_token_reducer import BaseTokenReducer
-from .block_ops import run_attention, run_ffn
+from .base_merge_reducer import BaseMergeReducer
+from .batch_policy import merge_counts
 from .token_bookkeeping import TokenBookkeeping
 
 
 @TOKEN_REDUCERS.register_module()
-class LocalWindowMerge(BaseTokenReducer):
+class LocalWindowMerge(BaseMergeReducer):
     """ALGM's local merging: 2x2 windows of mutually similar tokens become one token.
 
     Runs inside its block, after the attention residual add and before the MLP, on the
@@ -21,8 +19,15 @@ class LocalWindowMerge(BaseTokenReducer):
     ``window_size`` windows (a leftover odd row / column stays unmerged); a window's score is
     the mean pairwise cosine similarity of its tokens (off-diagonal mean), and every window
     with score >= ``tau`` becomes one token, the size-weighted average of its tokens. The CLS
-    token is never merged. Every image of a batch merges the same number of windows, the
-    minimum over the batch (its highest-scoring windows), so tensors stay rectangular.
+    token is never merged. As in the released code, the tokens are then ordered
+    [prefix (CLS), merged windows in descending window score, unmerged tokens in raster
+    order]: the global stage splits the sequence alternately, so this order decides which
+    tokens can pair there.
+
+    Batches (``batch_policy``): ``'per_image'`` merges every eligible window of every image
+    (each image gets exactly what it gets alone; the tokens become packed); ``'min'`` merges
+    the batch minimum of the eligible counts in every image (its highest-scoring windows),
+    as the released code does.
 
     Args:
         layer (int): 0-based block index. ALGM merges in the first block. Default: 0.
@@ -30,16 +35,21 @@ class LocalWindowMerge(BaseTokenReducer):
             ViT-S 0.88, ViT-B 0.94, ViT-L 0.95. ``tau > 1`` switches merging off (cosine
             similarity never exceeds 1). Can be changed at test time. Default: 0.88.
         window_size (int): Window side in tokens, >= 2. Default: 2.
+        batch_policy (str): ``'per_image'`` or ``'min'`` (see above). Default: 'per_image'.
         proportional_attn (bool): Make every later block add ``log(size)`` to its attention
             logits (off in the released ALGM). Default: False.
     """
+
+    scope = 'token_reducer.local_window_merge'
+    stage_name = 'local'
 
     def __init__(self,
                  layer: int = 0,
                  tau: float = 0.88,
                  window_size: int = 2,
+                 batch_policy: str = 'per_image',
                  proportional_attn: bool = False) -> None:
-        super().__init__(layer)
+        super().__init__(layer, batch_policy, proportional_attn)
         if isinstance(tau, bool) or not isinstance(tau, (int, float)):
             raise ValueError(f'LocalWindowMerge: tau must be a number (tau > 1 switches merging '
                              f'off), got {tau!r}')
@@ -48,7 +58,6 @@ class LocalWindowMerge(BaseTokenReducer):
                              f'{window_size!r}')
         self.tau = float(tau)
         self.window_size = window_size
-        self.proportional_attn = proportional_attn
 
     @property
     def enabled(self) -> bool:
@@ -95,41 +104,52 @@ class LocalWindowMerge(BaseTokenReducer):
         return scores, index.reshape(rows * cols, k)
 
     def assign(self, x: torch.Tensor,
-               book: TokenBookkeeping) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Decide the merges: source and destination indices (B, M) in the current sequence."""
-        if not book.is_full_grid:
+               book: TokenBookkeeping) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+        """Decide the merges: per image, source and destination indices (1-D) in its sequence.
+
+        Each window gives ``k - 1`` sources (all but its top-left token) merging into its
+        top-left token; the windows are listed in descending score.
+        """
+        if not book.is_full_grid or book.packed:
             raise ValueError('LocalWindowMerge needs the full token grid; place it before any '
                              'other merging reducer (ALGM: layer 0, before the global stage)')
         self._check_grid(book.hw_shape)
         prefix = book.num_prefix
-        scores, index = self.window_scores(x[:, prefix:], book.hw_shape)
+        scores, index = self.window_scores(book.patch_tokens(x), book.hw_shape)
         eligible = scores >= self.tau
-        # Same number of merged windows in every image (the batch minimum) keeps tensors
-        # rectangular; each image merges its highest-scoring eligible windows.
-        num = int(eligible.sum(1).min())
-        batch = x.shape[0]
-        if num == 0:
-            empty = x.new_zeros(batch, 0, dtype=torch.long)
-            return empty, empty
-        chosen = scores.masked_fill(~eligible, float('-inf')).topk(num, dim=1).indices
-        win = index.to(x.device)[chosen] + prefix  # (B, num, k)
-        dst = win[..., :1].expand(-1, -1, win.shape[-1] - 1)
-        src = win[..., 1:]
-        return src.reshape(batch, -1), dst.reshape(batch, -1)
+        nums = merge_counts(eligible.sum(1), self.batch_policy)
+        index = index.to(x.device) + prefix
+        # topk lists each image's windows in descending score; ineligible ones come last.
+        ranked = scores.masked_fill(~eligible, float('-inf')).topk(
+            max(nums), dim=1).indices
+        src, dst = [], []
+        for b, num in enumerate(nums):
+            win = index[ranked[b, :num]]  # (num, k)
+            src.append(win[:, 1:].reshape(-1))
+            dst.append(win[:, :1].expand(-1, win.shape[1] - 1).reshape(-1))
+        return src, dst
 
-    def forward(self, block: nn.Module, x: torch.Tensor,
-                book: TokenBookkeeping) -> torch.Tensor:
-        x = run_attention(block, x, attn_bias=book.attention_bias())
-        if self.enabled:
-            # Named scope so a profiler can report the merging step's own share of time.
-            with record_function('token_reducer.local_window_merge'):
-                src, dst = self.assign(x.detach(), book)
-                x = book.merge(x, src, dst)
-                if self.proportional_attn:
-                    book.proportional_attn = True
-        book.record_stage('local', self.layer)
-        return run_ffn(block, x)
+    def order(self, book: TokenBookkeeping, counts_before: Sequence[int],
+              src: List[torch.Tensor], dst: List[torch.Tensor]) -> Optional[List[torch.Tensor]]:
+        """[prefix, merged windows in descending score, unmerged tokens in raster order]."""
+        if all(s.numel() == 0 for s in src):
+            return None
+        prefix = book.num_prefix
+        per_window = self.window_size**2 - 1
+        orders = []
+        for b, (n_old, s, d) in enumerate(zip(counts_before, src, dst)):
+            device = s.device
+            removed = torch.zeros(n_old, dtype=torch.bool, device=device)
+            removed[s] = True
+            new_pos = (~removed).long().cumsum(0) - 1
+            windows = new_pos[d.reshape(-1, per_window)[:, 0]]
+            rest = torch.ones(book.counts[b], dtype=torch.bool, device=device)
+            rest[:prefix] = False
+            rest[windows] = False
+            orders.append(torch.cat([torch.arange(prefix, device=device), windows,
+                                     rest.nonzero()[:, 0]]))
+        return orders
 
     def extra_repr(self) -> str:
         return (f'layer={self.layer}, tau={self.tau}, window_size={self.window_size}, '
-                f'proportional_attn={self.proportional_attn}')
+                f'batch_policy={self.batch_policy!r}, proportional_attn={self.proportional_attn}')

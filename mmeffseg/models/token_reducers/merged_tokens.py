@@ -16,7 +16,8 @@ class MergedTokens:
     should get full-grid maps instead (``ReducerViT(output_merged=False)``).
 
     Args:
-        tokens (Tensor): Patch tokens (B, N_cur - num_prefix, C), prefix (CLS) removed.
+        tokens (Tensor): Patch tokens (B, N_cur - num_prefix, C), prefix (CLS) removed; packed
+            (1, P, C) when the images hold different counts (``book.packed``).
         book (TokenBookkeeping): Bookkeeping snapshot taken when ``tokens`` were output.
         cls_token (Tensor, optional): The CLS token (B, C) when the backbone outputs it.
     """

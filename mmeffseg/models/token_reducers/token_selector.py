@@ -16,7 +16,7 @@ from mmeffseg.registry import TOKEN_REDUCERS
 from .base_token_reducer import BaseTokenReducer
 from .block_ops import run_attention, run_block, run_ffn
 from .keep_ratio_loss import (DEFAULT_KEEP_TARGETS, DEFAULT_PRUNE_LAYERS, keep_ratio_loss,
-                              mean_keep_ratio, validate_keep_schedule)
+                              validate_keep_schedule)
 from .token_bookkeeping import TokenBookkeeping
 
 # Key in the bookkeeping's reducer_state of the previous selector's keep mask, used only by
@@ -38,8 +38,8 @@ class TokenSelector(BaseTokenReducer):
       this layer's target.
     * Inference: deterministic, keep iff ``p_keep > threshold`` (0.5); Gumbel sampling only with
       ``test_decision='gumbel'``. The kept tokens are gathered, run through the block and
-      scattered back; with several images per batch, each image keeps its own tokens (the batch
-      is padded to the largest count and the padding is masked out as keys).
+      scattered back; with several images per batch, each image keeps its own tokens, packed
+      without padding (per-token work on all of them at once, attention within each image).
     * At least one patch token per image is always kept.
 
     The schedule (which blocks have a selector and their targets) is given to every selector, so
@@ -125,6 +125,7 @@ class TokenSelector(BaseTokenReducer):
             nn.Linear(hidden, 2), nn.LogSoftmax(dim=-1))
 
         self._train_keep: Optional[Tensor] = None
+        self._train_image_ratios: Optional[Tensor] = None
         self._warned_unused_loss = False
         # Statistics of the last forward, for tools: per-image keep ratio (B,) and mask (B, N).
         self.last_keep_ratio: Optional[Tensor] = None
@@ -155,13 +156,13 @@ class TokenSelector(BaseTokenReducer):
                 f'{self.embed_dims} but the tokens have {channels} channels: set embed_dims to '
                 "the ViT's.")
 
-    def _decide(self, log_probs: Tensor, sample: bool) -> Tensor:
-        """Keep mask (B, N) as floats; straight-through gradients when sampled in training."""
+    def _decide(self, log_probs: Tensor, sample: bool, book: TokenBookkeeping) -> Tensor:
+        """Keep mask (patch layout) as floats; straight-through gradients when sampled."""
         if sample:
             keep = F.gumbel_softmax(log_probs, tau=self.tau, hard=True, dim=-1)[..., 0]
         else:
             keep = (log_probs[..., 0].exp() > self.threshold).to(log_probs.dtype)
-        return self._ensure_one(keep, log_probs)
+        return self._ensure_one(keep, log_probs, book)
 
     # -------------------------------------------------------------------- forward
     def forward(self, block: nn.Module, x: Tensor, book: TokenBookkeeping) -> Tensor:
@@ -169,93 +170,112 @@ class TokenSelector(BaseTokenReducer):
 
         Args:
             block (nn.Module): The mmseg ``TransformerEncoderLayer`` of this layer.
-            x (Tensor): Tokens (B, N, C), prefix (CLS) first.
+            x (Tensor): Tokens (B, N, C), prefix (CLS) first, or packed (1, T, C) after
+                per-image merging (see :class:`TokenBookkeeping`).
             book (TokenBookkeeping): Per-forward bookkeeping.
 
         Returns:
-            Tensor: Tokens (B, N, C).
+            Tensor: Tokens in the layout of ``x``.
         """
         self._train_keep = None
         prefix = book.num_prefix
+        patches = book.patch_tokens(x)
         if self.keep_all:
-            self.last_keep_mask = torch.ones(x.shape[0], x.shape[1] - prefix, device=x.device)
-            self.last_keep_ratio = self.last_keep_mask.mean(dim=1)
-            return run_block(block, x, attn_bias=book.attention_bias())
+            self.last_keep_mask = patches.new_ones(patches.shape[:2])
+            self.last_keep_ratio = self._image_ratios(self.last_keep_mask, book)
+            return run_block(block, x, attn_bias=book.attention_bias(),
+                             counts=book.attention_counts())
 
-        log_probs = self.keep_log_probs(x[:, prefix:])
+        log_probs = self.keep_log_probs(patches)
         sample = self.training or self.test_decision == 'gumbel'
-        keep = self._decide(log_probs, sample)
+        keep = self._decide(log_probs, sample, book)
         if self.nested:
             previous = book.reducer_state.get(_NESTED_STATE)
             if previous is not None:
+                if previous.shape != keep.shape:
+                    raise ValueError(
+                        f'TokenSelector (nested=True) at layer {self.layer}: the tokens changed '
+                        f'since the previous selector ({tuple(previous.shape)} -> '
+                        f'{tuple(keep.shape)}); nested masks need no merging between the '
+                        'pruned blocks')
                 keep = keep * previous
-                keep = self._ensure_one(keep, log_probs)
+                keep = self._ensure_one(keep, log_probs, book)
             book.reducer_state[_NESTED_STATE] = keep.detach()
 
         self.last_keep_mask = keep.detach()
-        self.last_keep_ratio = mean_keep_ratio(keep)
-        book.set_block_counts(keep.detach().sum(dim=1).long() + prefix)
+        self.last_keep_ratio = self._image_ratios(keep.detach(), book)
+        book.set_block_counts(book.per_image_sum(keep.detach()).round().long() + prefix)
         self._record(book, keep)
 
-        keep_all_tokens = torch.cat([keep.new_ones(keep.shape[0], prefix), keep], dim=1)
+        keep_all_tokens = book.with_prefix(keep, 1.0)
         if self.training:
             self._train_keep = keep
+            self._train_image_ratios = self._image_ratios(keep, book)
             self._warn_if_loss_unused()
             return self._masked_forward(block, x, keep_all_tokens, book)
         return self._sparse_forward(block, x, keep_all_tokens > 0.5, book)
 
     @staticmethod
-    def _ensure_one(keep: Tensor, log_probs: Tensor) -> Tensor:
+    def _image_ratios(keep: Tensor, book: TokenBookkeeping) -> Tensor:
+        """(B,) every image's keep ratio over its patch tokens (differentiable)."""
+        patches = book.counts_tensor() - book.num_prefix
+        return book.per_image_sum(keep.float()) / patches.to(keep.device).float()
+
+    @staticmethod
+    def _ensure_one(keep: Tensor, log_probs: Tensor, book: TokenBookkeeping) -> Tensor:
         """Never prune every token of an image: force its most likely token back in.
 
         Adding a detached correction keeps the straight-through gradient of that token.
         """
-        empty = keep.detach().sum(dim=1) == 0
-        if bool(empty.any()):
-            best = F.one_hot(log_probs[..., 0].argmax(dim=1), keep.shape[1]).to(keep.dtype)
-            keep = keep + (empty[:, None].to(keep.dtype) * best * (1 - keep)).detach()
-        return keep
+        empty = (book.per_image_sum(keep.detach()) == 0).nonzero()[:, 0].tolist()
+        if not empty:
+            return keep
+        scores = log_probs[..., 0].detach().reshape(-1)
+        patch_counts = [c - book.num_prefix for c in book.counts]
+        starts = [sum(patch_counts[:b]) for b in range(len(patch_counts))]
+        best = torch.zeros_like(scores)
+        for b in empty:
+            best[starts[b] + int(scores[starts[b]:starts[b] + patch_counts[b]].argmax())] = 1
+        best = best.reshape(keep.shape).to(keep.dtype)
+        return keep + (best * (1 - keep)).detach()
 
     @staticmethod
     def _masked_forward(block: nn.Module, x: Tensor, keep: Tensor,
                         book: TokenBookkeeping) -> Tensor:
         """Training: all tokens run, pruned ones are no keys and keep their old features."""
         pruned_keys = keep.detach() < 0.5
-        y = run_attention(block, x, key_padding_mask=pruned_keys, attn_bias=book.attention_bias())
-        y = run_ffn(block, y)
+        counts = book.attention_counts()
+        y = run_attention(block, x, key_padding_mask=pruned_keys, attn_bias=book.attention_bias(),
+                          counts=counts)
+        y = run_ffn(block, y, counts=counts)
         m = keep.unsqueeze(-1)
         return m * y + (1 - m) * x
 
     @staticmethod
     def _sparse_forward(block: nn.Module, x: Tensor, keep: Tensor,
                         book: TokenBookkeeping) -> Tensor:
-        """Inference: gather the kept tokens, run the block on them only, scatter back."""
-        counts = keep.sum(dim=1)
-        num_run = int(counts.max())
-        # A stable descending sort lists each image's kept tokens first, in their original
-        # order, then its pruned ones: the first num_run columns are distinct token indices.
-        order = torch.sort(keep.to(torch.uint8), dim=1, descending=True, stable=True).indices
-        run_idx = order[:, :num_run]
-        tokens = book.gather(x, run_idx)
+        """Inference: gather the kept tokens, run the block on them only, scatter back.
+
+        The kept tokens of all images are packed without padding (each image keeps its own
+        count); per-token work runs once on all of them, attention within each image.
+        """
+        flat = book.flatten(x)
+        run_idx = keep.reshape(-1).nonzero()[:, 0]  # image by image, original order
+        counts = book.per_image_sum(
+            keep.reshape(-1)[book.patch_positions()].float()).round().long() + book.num_prefix
+        tokens = flat[run_idx].unsqueeze(0)
         bias = book.attention_bias()
         if bias is not None:
-            bias = bias.gather(1, run_idx)
-        padded = None
-        if bool((counts < num_run).any()):
-            # Other images keep fewer tokens: their extra columns are pruned tokens that must
-            # not act as keys, and whose features must stay unchanged.
-            padded = torch.arange(num_run, device=x.device)[None] >= counts[:, None]
-        out = run_block(block, tokens, key_padding_mask=padded, attn_bias=bias)
-        if padded is not None:
-            out = torch.where(padded.unsqueeze(-1), tokens, out)
-        return book.scatter(x, out, run_idx)
+            bias = bias.reshape(-1)[run_idx].unsqueeze(0)
+        out = run_block(block, tokens, attn_bias=bias, counts=counts.tolist())
+        return book.shape_like_tokens(flat.index_copy(0, run_idx, out[0]))
 
     def _record(self, book: TokenBookkeeping, keep: Tensor) -> None:
         # For the token visualisation tool: which patches this layer keeps.
         if getattr(book, 'record_stages', False):
             book.stages.append(
                 dict(name='prune', layer=self.layer, index_map=book.index_map.detach().clone(),
-                     num_tokens=book.num_tokens, keep_mask=keep.detach().clone()))
+                     num_tokens=book.counts[0], keep_mask=keep.detach().clone()))
 
     # --------------------------------------------------------------------- losses
     def aux_losses(self) -> Dict[str, Tensor]:
@@ -269,7 +289,12 @@ class TokenSelector(BaseTokenReducer):
         if self._train_keep is None:
             return {}
         keep = self._train_keep
-        loss = keep_ratio_loss(keep, self.keep_target, per_image=self.per_image_loss)
+        if keep.shape[0] == len(self._train_image_ratios):
+            loss = keep_ratio_loss(keep, self.keep_target, per_image=self.per_image_loss)
+        elif self.per_image_loss:  # packed tokens: per-image ratios from the bookkeeping
+            loss = (self._train_image_ratios - self.keep_target).pow(2).mean()
+        else:
+            loss = (keep.mean() - self.keep_target).pow(2)
         share = self.loss_weight / self.num_pruned_layers
         return {
             'loss_keep_ratio': loss * share,

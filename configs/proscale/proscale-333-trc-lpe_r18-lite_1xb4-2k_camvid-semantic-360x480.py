@@ -1,8 +1,8 @@
 # PRO-SCALE (3, 3, 3) + TRC + LPE on the CPU-sized mmseg Mask2Former of CamVid (360x480, R18-lite,
-# 6k iterations of batch 8): the baseline's recipe and data, with PRO-SCALE's pixel decoder
+# 2k iterations of batch 4): the baseline's recipe and data, with PRO-SCALE's pixel decoder
 # (./_base_/proscale-333-trc-lpe_pixel-decoder.py, named with its mmdet scope).
 _base_ = [
-    '../mask2former/mask2former_r18-lite_1xb8-6k_camvid-semantic-360x480.py',
+    '../mask2former/mask2former_r18-lite_1xb4-2k_camvid-semantic-360x480.py',
     './_base_/proscale-333-trc-lpe_pixel-decoder.py'
 ]
 model = dict(

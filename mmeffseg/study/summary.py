@@ -1,0 +1,236 @@
+"""The study's results as one JSON, one markdown page and one quality-vs-cost figure per report.
+
+Reads only the finished steps' ``result.json`` files, so it can be rerun at any time; steps not
+finished yet are listed as pending. Each ``report`` step of the spec may declare:
+
+* ``reference``: the model ratios divide by (default: the first);
+* ``noise``: models that differ only by seed / checkpoint (their spread is the noise band);
+* ``part``: the part whose GFLOPs and latency the table shows (e.g. ``'backbone'``);
+* ``curve``: models drawn as one line (e.g. a tau sweep), in order;
+* ``title``: the section heading.
+"""
+import os
+import os.path as osp
+from typing import Dict, List, Optional
+
+from .study_runner import Study, fmt_seconds, write_json_atomic
+
+
+def _metric(row: dict) -> Optional[float]:
+    metrics = row.get('metrics') or {}
+    for key in ('mIoU', 'coco_panoptic/PQ'):
+        if key in metrics:
+            return float(metrics[key])
+    return row.get('quality')
+
+
+def _part_flops(row: dict, part: Optional[str]) -> Optional[float]:
+    if part is None:
+        return row['cost']['flops']['full']['mean']
+    return row['cost']['by_part']['full'].get(part)
+
+
+def _part_latency(row: dict, part: Optional[str]) -> Optional[float]:
+    if part is None:
+        return row['timing']['latency']['median']
+    part_timing = row['timing'].get('parts', {}).get(part)
+    return part_timing['median'] if part_timing else None
+
+
+def _tokens(row: dict) -> Optional[List[float]]:
+    for entry in row['cost'].get('dynamic', {}).values():
+        if 'mean_tokens_per_block' in entry:
+            return entry['mean_tokens_per_block']
+    return None
+
+
+def _exit(row: dict) -> Optional[float]:
+    for entry in row['cost'].get('dynamic', {}).values():
+        if 'mean_exit' in entry:
+            return entry['mean_exit']
+    return None
+
+
+def summarize_report(step: dict, result: dict) -> dict:
+    """One report step as rows with ratios to its reference and the noise band."""
+    rows = result['report']['rows']
+    part = step.get('part')
+    names = [r['study_name'] for r in rows]
+    ref_name = step.get('reference', names[0])
+    ref = rows[names.index(ref_name)]
+    ref_q, ref_f = _metric(ref), _part_flops(ref, part)
+    ref_lat, ref_whole = _part_latency(ref, part), ref['timing']['latency']['median']
+    ref_gflops = ref['cost']['flops']['full']['mean']
+    out_rows = []
+    for row in rows:
+        q, f, lat = _metric(row), _part_flops(row, part), _part_latency(row, part)
+        whole = row['cost']['flops']['full']['mean']
+        out_rows.append(dict(
+            name=row['study_name'], label=row.get('label', row['study_name']),
+            checkpoint=row.get('checkpoint'), quality=q,
+            quality_delta=None if q is None or ref_q is None else q - ref_q,
+            part_gflops=None if f is None else f / 1e9,
+            part_gflops_ratio=None if not f or not ref_f else f / ref_f,
+            gflops=whole / 1e9, gflops_ratio=whole / ref_gflops,
+            latency_ms=1e3 * row['timing']['latency']['median'],
+            latency_ratio=row['timing']['latency']['median'] / ref_whole,
+            part_latency_ms=None if lat is None else 1e3 * lat,
+            part_latency_ratio=None if not lat or not ref_lat else lat / ref_lat,
+            tokens_per_block=_tokens(row), mean_exit=_exit(row),
+            per_class={k[4:]: v for k, v in (row.get('metrics') or {}).items()
+                       if k.startswith('IoU.')}))
+    noise = [r['quality'] for r in out_rows if r['name'] in step.get('noise', [])
+             and r['quality'] is not None]
+    return dict(
+        title=step.get('title', step['name']), part=part, reference=ref_name,
+        metric=ref.get('metric'), rows=out_rows, curve=step.get('curve', []),
+        noise=dict(models=step.get('noise', []), values=noise,
+                   spread=(max(noise) - min(noise)) if len(noise) > 1 else None),
+        inputs=ref.get('inputs'), threads=result['report'].get('threads'),
+        timing=dict(warmup=ref['timing'].get('warmup'), repeats=ref['timing'].get('repeats'),
+                    device=ref['timing'].get('device')))
+
+
+def _fmt(value, spec='.2f', none='-'):
+    return none if value is None else format(value, spec)
+
+
+def report_table(summary: dict) -> str:
+    part = summary['part'] or 'whole model'
+    lines = [f"| model | {summary['metric'] or 'quality'} | vs ref | {part} GFLOPs | vs ref | "
+             f'GFLOPs (whole) | latency ms | vs ref | {part} latency ms | vs ref | tokens '
+             '(first -> last block) |', '|' + '---|' * 11]
+    for r in summary['rows']:
+        toks = r['tokens_per_block']
+        lines.append(
+            f"| {r['label']} | {_fmt(r['quality'])} | "
+            f"{'ref' if r['name'] == summary['reference'] else _fmt(r['quality_delta'], '+.2f')} | "
+            f"{_fmt(r['part_gflops'], '.3f')} | {_fmt(r['part_gflops_ratio'], '.3f')}x | "
+            f"{_fmt(r['gflops'], '.3f')} | {_fmt(r['latency_ms'], '.1f')} | "
+            f"{_fmt(r['latency_ratio'], '.3f')}x | {_fmt(r['part_latency_ms'], '.1f')} | "
+            f"{_fmt(r['part_latency_ratio'], '.3f')}x | "
+            f"{f'{toks[0]:.0f} -> {toks[-1]:.0f}' if toks else '-'} |")
+    return '\n'.join(lines)
+
+
+def class_table(summary: dict) -> str:
+    classes = []
+    for r in summary['rows']:
+        classes += [c for c in r['per_class'] if c not in classes]
+    if not classes:
+        return ''
+    lines = ['| model | ' + ' | '.join(classes) + ' |', '|' + '---|' * (len(classes) + 1)]
+    for r in summary['rows']:
+        lines.append(f"| {r['label']} | " + ' | '.join(
+            _fmt(r['per_class'].get(c)) for c in classes) + ' |')
+    return '\n'.join(lines)
+
+
+def plot_report(summary: dict, path: str) -> None:
+    """Quality against the part's GFLOPs: every model, the curve as a line, the noise band."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    rows = {r['name']: r for r in summary['rows']}
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    noise = summary['noise']
+    if noise['spread'] is not None:
+        ax.axhspan(min(noise['values']), max(noise['values']), color='0.85',
+                   label='noise band (' + ', '.join(noise['models']) + ')')
+    curve = [rows[n] for n in summary['curve'] if n in rows]
+    if curve:
+        ax.plot([r['part_gflops'] for r in curve], [r['quality'] for r in curve], '-o',
+                color='tab:blue', ms=4, label='no retraining: ' + ', '.join(
+                    r['label'] for r in curve[:1]) + ' ... ' + curve[-1]['label'])
+        for r in curve:
+            ax.annotate(r['label'].split()[-1], (r['part_gflops'], r['quality']), fontsize=7,
+                        textcoords='offset points', xytext=(4, -10))
+    markers = iter('sD^v<>pP*X')
+    for r in summary['rows']:
+        if r['name'] in summary['curve'] or r['quality'] is None or r['part_gflops'] is None:
+            continue
+        ax.scatter([r['part_gflops']], [r['quality']], marker=next(markers, 'o'), s=60,
+                   label=r['label'], zorder=3)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(f"{summary['part'] or 'whole model'} GFLOPs per image (mean over "
+                  f"{summary['inputs']}; 1 FLOP = 1 multiply-add)")
+    ax.set_ylabel(summary['metric'] or 'quality')
+    ax.set_title(summary['title'], fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc='lower right')
+    fig.savefig(path, dpi=110, bbox_inches='tight')
+    plt.close(fig)
+
+
+def write_summary(study: Study, command: str) -> Dict[str, str]:
+    """Write the spec's ``summary`` outputs (JSON, markdown, figures) from the finished steps."""
+    spec = study.spec.get('summary')
+    if not spec:
+        return {}
+    repo = study.repo_root
+    out_json, out_md = osp.join(repo, spec['json']), osp.join(repo, spec['markdown'])
+    fig_dir = osp.join(repo, spec['figures'])
+    os.makedirs(osp.dirname(out_json), exist_ok=True)
+    os.makedirs(fig_dir, exist_ok=True)
+    data = dict(spec=study.spec_path, command=command, machine=spec.get('machine'),
+                steps={}, reports={}, pending=[])
+    md = [f"# {spec.get('title', 'Study')}", '', spec.get('intro', '').strip(), '',
+          f'Command: `{command}` (machine: {spec.get("machine", "not recorded")}).', '']
+    total = 0.0
+    for step in study.steps:
+        result = study.result(step['name'])
+        if result is None:
+            data['pending'].append(step['name'])
+            continue
+        total += result.get('seconds', 0.0)
+        if step['kind'] == 'train':
+            curve = [dict(iter=p.get('step'), mIoU=p.get('mIoU'),
+                          PQ=p.get('coco_panoptic/PQ')) for p in result.get('val_curve', [])]
+            data['steps'][step['name']] = dict(
+                kind='train', config=result['config'], iters=result['iters'],
+                load_from=result.get('load_from'), seconds=result['seconds'], val_curve=curve)
+        elif step['kind'] == 'report':
+            summary = summarize_report(step, result)
+            data['reports'][step['name']] = summary
+            data['steps'][step['name']] = dict(kind='report', seconds=result['seconds'])
+            fig = osp.join(fig_dir, f"{step['name']}.png")
+            plot_report(summary, fig)
+            summary['figure'] = osp.relpath(fig, repo)
+        else:
+            data['steps'][step['name']] = dict(kind=step['kind'], seconds=result['seconds'],
+                                               **{k: v for k, v in result.items()
+                                                  if isinstance(v, str)})
+    data['seconds'] = total
+    md += ['## Training runs', '', '| step | config | iterations | from | wall time | val curve |',
+           '|---|---|---|---|---|---|']
+    for name, s in data['steps'].items():
+        if s['kind'] != 'train':
+            continue
+        curve = ', '.join(f"{p['iter']}: {_fmt(p['mIoU'] if p['mIoU'] is not None else p['PQ'])}"
+                          for p in s['val_curve']) or '-'
+        start = f"`{osp.basename(osp.dirname(s['load_from']))}`" if s['load_from'] else 'scratch'
+        md.append(f"| {name} | `{osp.basename(s['config'])}` | {s['iters']} | {start} | "
+                  f"{fmt_seconds(s['seconds'])} | {curve} |")
+    for name, summary in data['reports'].items():
+        md += ['', f"## {summary['title']}", '',
+               f"Reference: `{summary['reference']}`. FLOPs: mean per image over "
+               f"{summary['inputs']}; latency: batch 1, {summary['timing']['device']}, "
+               f"{summary['threads']} thread(s), median of {summary['timing']['repeats']} timed "
+               f"forwards, all models interleaved in one process.", '',
+               report_table(summary), '']
+        if summary['noise']['spread'] is not None:
+            md.append(f"Noise band ({', '.join(summary['noise']['models'])}): spread "
+                      f"{summary['noise']['spread']:.2f} {summary['metric']}.")
+        figure = osp.relpath(osp.join(repo, summary['figure']), osp.dirname(out_md))
+        md += ['', '<details><summary>per-class IoU</summary>', '', class_table(summary), '',
+               '</details>', '', f'![{name}]({figure})']
+    md += ['', f"Finished steps' total wall time: {fmt_seconds(total)}.",
+           ('Pending steps: ' + ', '.join(data['pending'])) if data['pending']
+           else 'All steps finished.', '']
+    write_json_atomic(out_json, data)
+    tmp = f'{out_md}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        f.write('\n'.join(md))
+    os.replace(tmp, out_md)
+    return dict(json=out_json, markdown=out_md, figures=fig_dir)
