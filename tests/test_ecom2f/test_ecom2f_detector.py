@@ -1,7 +1,8 @@
 import pytest
 import torch
-from _ecom2f_tiny import (EXITS, build_tiny, clone_samples, randomize_gate_,
-                          tiny_mask2former_cfg, tiny_batch)
+
+from mmeffseg.testing.tiny_eco_m2f import (EXITS, build_tiny, clone_samples, randomize_gate_,
+                                           tiny_batch, tiny_mask2former_cfg)
 
 
 def _pan(results):

@@ -4,7 +4,8 @@ import json
 import os.path as osp
 
 import pytest
-from _ecom2f_tiny import tiny_mask2former_cfg
+
+from mmeffseg.testing.tiny_eco_m2f import tiny_mask2former_cfg
 
 
 def _load_tool(repo_root):

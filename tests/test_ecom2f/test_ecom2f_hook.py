@@ -2,10 +2,10 @@ import logging
 from types import SimpleNamespace
 
 import pytest
-from _ecom2f_tiny import EXITS, build_tiny
 
 from mmeffseg.engine import ExitGateLabelHook
 from mmeffseg.models.gates import write_quality_table
+from mmeffseg.testing.tiny_eco_m2f import EXITS, build_tiny
 
 
 class _Dataset:

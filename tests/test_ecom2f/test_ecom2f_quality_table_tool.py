@@ -9,10 +9,10 @@ import sys
 
 import pytest
 import torch
-from _ecom2f_data import TEST_PIPELINE, make_panoptic_dataset
-from _ecom2f_tiny import EXITS, build_tiny, tiny_mask2former_cfg
 
 from mmeffseg.models.gates import ExitQualityTable
+from mmeffseg.testing.synthetic_coco_panoptic import TEST_PIPELINE, make_panoptic_dataset
+from mmeffseg.testing.tiny_eco_m2f import EXITS, build_tiny, tiny_mask2former_cfg
 
 TOOL = osp.join('tools', 'ecom2f', 'build_quality_table.py')
 

@@ -1,7 +1,8 @@
 """ECO-M2F on mmseg's Mask2Former: identity at the deepest exit, the three steps, metainfo."""
 import pytest
 import torch
-from _ecom2f_seg_tiny import EXITS, build_tiny_seg, clone, tiny_seg_batch
+
+from mmeffseg.testing.tiny_eco_m2f_segmentor import EXITS, build_tiny_seg, clone, tiny_seg_batch
 
 
 def _logits(results):
@@ -98,8 +99,9 @@ def test_predict_at_exits_matches_forced_exits():
 
 
 def test_needs_the_efficient_pixel_decoder():
-    from _ecom2f_seg_tiny import tiny_seg_model_cfg
     from mmseg.registry import MODELS
+
+    from mmeffseg.testing.tiny_eco_m2f_segmentor import tiny_seg_model_cfg
     build_tiny_seg()  # sets mmseg's default scope
     cfg = tiny_seg_model_cfg(gate=False)
     cfg.decode_head.pixel_decoder.type = 'mmdet.MSDeformAttnPixelDecoder'

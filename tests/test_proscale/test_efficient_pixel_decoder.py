@@ -2,13 +2,13 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from _tiny import EMBED, randomize_, tiny_feats, tiny_pixel_decoder
 from mmdet.models.layers import MSDeformAttnPixelDecoder
 from mmdet.registry import MODELS
 from mmengine.config import ConfigDict
 
 from mmeffseg.models.encoders import ScheduledDeformableEncoder
 from mmeffseg.models.pixel_decoders import LightPixelEmbedding
+from mmeffseg.testing.tiny_pixel_decoder import EMBED, randomize_, tiny_feats, tiny_pixel_decoder
 
 
 def _build(**kwargs):

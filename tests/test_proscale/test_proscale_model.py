@@ -3,12 +3,13 @@ import glob
 import os.path as osp
 
 import torch
-from _tiny import randomize_, shrink_mask2former
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+
+from mmeffseg.testing.tiny_pixel_decoder import randomize_, shrink_mask2former
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG_DIR = osp.join(REPO, 'configs', 'proscale')

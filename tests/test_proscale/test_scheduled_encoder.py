@@ -1,10 +1,10 @@
 """ScheduledDeformableEncoder: level schedule, TRC hook, per-image exits, baseline identity."""
 import pytest
 import torch
-from _tiny import EMBED, encoder_inputs, randomize_, tiny_encoder
 from mmdet.models.layers.transformer import Mask2FormerTransformerEncoder
 
 from mmeffseg.models.encoders import ScheduledDeformableEncoder, level_schedule_from_stages
+from mmeffseg.testing.tiny_pixel_decoder import EMBED, encoder_inputs, randomize_, tiny_encoder
 
 
 def _sub_inputs(inputs: dict, num_levels: int) -> dict:

@@ -1,4 +1,4 @@
-"""Tiny model configs shared by the PRO-SCALE tests (dim 32, few layers, 64x96 inputs)."""
+"""Tiny pixel-decoder / encoder configs and inputs for PRO-SCALE tests (dim 32, 64x96 inputs)."""
 import copy
 from typing import List, Optional
 
