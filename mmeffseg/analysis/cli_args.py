@@ -8,10 +8,10 @@ from typing import List, Optional
 import torch.nn as nn
 from mmengine.config import Config, DictAction
 
+from mmeffseg.apis import build_model, load_config, model_family
 from mmeffseg.ops import set_cpu_deform_attn
 from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
-from .model_inputs import (build_model, dataset_batches, device_of, ensure_dir, load_config,
-                           model_family, shape_batches)
+from .model_inputs import dataset_batches, ensure_dir, shape_batches, usable_forward
 
 
 def add_model_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
@@ -46,12 +46,18 @@ def prepare(config: str, args: argparse.Namespace,
             checkpoint: Optional[str] = None) -> tuple:
     """Load the config and build the model from parsed arguments: ``(cfg, model)``.
 
-    Also selects the CPU deformable-attention core ``args.cpu_deform_attn`` for the process.
+    Also selects the CPU deformable-attention core ``args.cpu_deform_attn`` for the process, and
+    switches ``args.forward`` to ``'predict'`` (printing why) for a model whose tensor forward
+    cannot run (:func:`~.model_inputs.usable_forward`).
     """
     if getattr(args, 'cpu_deform_attn', None):
         set_cpu_deform_attn(args.cpu_deform_attn)
     cfg = load_config(config, args.cfg_options)
-    model = build_model(cfg, checkpoint, device_of(args.device))
+    model = build_model(cfg, checkpoint, args.device)
+    if getattr(args, 'forward', None):
+        args.forward, note = usable_forward(model, args.forward)
+        if note:
+            print(note, flush=True)
     return cfg, model
 
 

@@ -17,10 +17,12 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 from mmengine.hooks import Hook
 
+from mmeffseg.apis import build_model, load_config, model_family
+from mmeffseg.datasets.data_roots import iter_dataset_cfgs
 from mmeffseg.ops import cpu_deform_attn as use_cpu_deform_attn
+from mmeffseg.utils import check_checkpoint_fits
 from .model_cost import measure_model_cost
-from .model_inputs import (build_model, dataset_batches, ensure_dir, load_config, model_family,
-                           shape_batches)
+from .model_inputs import dataset_batches, ensure_dir, shape_batches
 from .parts import check_parts, default_parts
 from .timing import benchmark_models
 
@@ -104,7 +106,9 @@ class _ProgressHook(Hook):
 
 def _limit_test_set(cfg, num_images: Optional[int]):
     if num_images:
-        cfg.test_dataloader.dataset['indices'] = int(num_images)
+        # `indices` belongs to a real dataset, not to a wrapper around it.
+        for _, dataset in iter_dataset_cfgs(cfg.test_dataloader.dataset):
+            dataset['indices'] = int(num_images)
         cfg.test_dataloader.num_workers = 0
         cfg.test_dataloader.persistent_workers = False
     return cfg
@@ -119,10 +123,11 @@ def _train_and_test(cfg, train_iters: int, checkpoint: Optional[str], eval_image
     cfg = _short_schedule(cfg, max(train_iters, 1), work_dir, seed)
     cfg = _limit_test_set(cfg, eval_images)
     if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'Checkpoint {checkpoint!r} not found')
         cfg.load_from = checkpoint
     runner = Runner.from_cfg(cfg)
+    if checkpoint is not None:
+        # The runner loads non-strictly; refuse a checkpoint that does not fit before testing.
+        check_checkpoint_fits(runner.model, checkpoint)
     runner.register_hook(_ProgressHook(train_iters, log, max(1, train_iters // 5)), 'LOW')
     if train_iters > 0 and checkpoint is None:
         t0 = time.time()

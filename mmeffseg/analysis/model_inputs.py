@@ -1,4 +1,4 @@
-"""Load a config, build its model for analysis, and make the inputs to measure it on.
+"""Make the inputs to measure a model on (configs and models come from :mod:`mmeffseg.apis`).
 
 Inputs come either from ``--shape H W`` (a synthetic image pushed through the model's own data
 preprocessor, with the metainfo a real sample would carry) or from the config's test dataloader
@@ -6,111 +6,23 @@ preprocessor, with the metainfo a real sample would carry) or from the config's 
 ``dict(inputs=..., data_samples=...)`` that ``model._forward`` / ``model.predict`` take.
 """
 import copy
-import logging
+import inspect
 import math
 import os
-import os.path as osp
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
+from mmeffseg.apis import model_family
+from mmeffseg.datasets import check_data_roots
+
 __all__ = [
-    'load_config', 'build_model', 'model_family', 'required_divisor', 'shape_batches',
-    'dataset_batches', 'run_network', 'check_shape', 'device_of', 'ensure_dir'
+    'required_divisor', 'shape_batches', 'dataset_batches', 'run_network', 'usable_forward',
+    'check_shape', 'ensure_dir'
 ]
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config file (mmeffseg, mmdet or mmseg) and apply ``--cfg-options``.
-
-    ``mmdet::`` / ``mmseg::`` paths (a package's own configs) are accepted as well.
-
-    Raises:
-        FileNotFoundError: naming the config when it does not exist.
-    """
-    if '::' not in path and not osp.isfile(path):
-        raise FileNotFoundError(f'Config file {path!r} not found (pass a path to a .py config, '
-                                f"or 'mmdet::...' / 'mmseg::...' for the packages' own configs)")
-    try:
-        cfg = Config.fromfile(path)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f'Config {path!r} could not be read: {err}') from err
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    if 'model' not in cfg:
-        raise ValueError(f'Config {path!r} has no `model`; is it a model config?')
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    return cfg
-
-
-def _strip_pretrained(node):
-    # No network here and weights do not change a static model's cost: drop every pointer to
-    # pretrained weights so that init_weights() initialises from scratch instead of downloading.
-    if isinstance(node, dict):
-        if node.get('type') == 'Pretrained':
-            return None
-        out = type(node)()
-        for key, value in node.items():
-            if key == 'pretrained' and isinstance(value, str):
-                out[key] = None
-            elif key == 'init_cfg' and isinstance(value, dict) \
-                    and value.get('type') == 'Pretrained':
-                out[key] = None
-            else:
-                out[key] = _strip_pretrained(value)
-        return out
-    if isinstance(node, list):
-        return [_strip_pretrained(v) for v in node]
-    return node
-
-
-def model_family(cfg: Config) -> str:
-    """``'mmdet'`` or ``'mmseg'``: which package's data structures the model expects."""
-    scope = cfg.get('default_scope', 'mmdet')
-    if scope not in ('mmdet', 'mmseg'):
-        raise ValueError(f'Unsupported default_scope {scope!r}: the cost tools handle mmdet and '
-                         f'mmseg models (set default_scope in the config)')
-    return scope
-
-
-def build_model(cfg: Config,
-                checkpoint: Optional[str] = None,
-                device: str = 'cpu') -> nn.Module:
-    """Build ``cfg.model`` in eval mode on ``device``.
-
-    Without a checkpoint, weights are initialised from scratch (pretrained pointers removed).
-    SyncBN layers are reverted to BN so that the model runs in one process.
-
-    Raises:
-        FileNotFoundError: naming the checkpoint when it does not exist.
-    """
-    from mmengine.model.utils import revert_sync_batchnorm
-    from mmengine.registry import MODELS
-    from mmengine.runner import load_checkpoint
-
-    family = model_family(cfg)
-    init_default_scope(family)
-    model_cfg = _strip_pretrained(copy.deepcopy(cfg.model))
-    model = MODELS.build(model_cfg)
-    if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'Checkpoint {checkpoint!r} not found')
-        load_checkpoint(model, checkpoint, map_location='cpu')
-    elif hasattr(model, 'init_weights'):
-        # init_weights logs one INFO line per parameter; keep the tools' output readable.
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel(logging.WARNING)
-        try:
-            model.init_weights()
-        finally:
-            logger.setLevel(level)
-    model = revert_sync_batchnorm(model)
-    return model.to(device).eval()
 
 
 def required_divisor(model: nn.Module) -> int:
@@ -196,19 +108,6 @@ def shape_batches(model: nn.Module,
     return batches
 
 
-def _check_data_paths(dataset_cfg: dict, where: str) -> None:
-    root = dataset_cfg.get('data_root')
-    if root and not osp.isdir(root):
-        raise FileNotFoundError(
-            f'Dataset root {root!r} of {where} does not exist; fix it with '
-            f'--cfg-options {where}.dataset.data_root=/path/to/data')
-    ann = dataset_cfg.get('ann_file')
-    if ann:
-        path = ann if osp.isabs(ann) or not root else osp.join(root, ann)
-        if not osp.exists(path):
-            raise FileNotFoundError(f'Annotation file {path!r} of {where} does not exist')
-
-
 def dataset_batches(cfg: Config,
                     model: nn.Module,
                     num_images: int,
@@ -227,13 +126,8 @@ def dataset_batches(cfg: Config,
         raise ValueError(f'--num-images must be >= 1, got {num_images}')
     if cfg.get(key) is None:
         raise ValueError(f'Config has no {key}; give --shape H W instead of dataset images')
+    check_data_roots(cfg, phases=(split, ))
     loader_cfg = copy.deepcopy(cfg.get(key))
-    dataset_cfg = loader_cfg['dataset']
-    # Wrappers (ConcatDataset, RepeatDataset...) hold the real dataset(s) one level down.
-    inner = dataset_cfg.get('dataset', dataset_cfg)
-    inners = inner if isinstance(inner, list) else [inner]
-    for d in dataset_cfg.get('datasets', inners):
-        _check_data_paths(d, key)
     loader_cfg.update(batch_size=batch_size, num_workers=0, persistent_workers=False)
     loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
     loader_cfg.pop('batch_sampler', None)
@@ -263,13 +157,23 @@ def run_network(model: nn.Module, batch: dict, forward: str = 'tensor'):
     raise ValueError(f"forward must be 'tensor' or 'predict', got {forward!r}")
 
 
-def device_of(name: str) -> str:
-    """Validate a device string (``cpu``, ``cuda``, ``cuda:1``)."""
-    if name.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError(f'Device {name!r} requested but CUDA is not available; use --device cpu')
-    if not (name == 'cpu' or name.startswith('cuda')):
-        raise ValueError(f"Unknown device {name!r}; use 'cpu' or 'cuda[:N]'")
-    return name
+def _needs_data_samples(head: nn.Module) -> bool:
+    param = inspect.signature(head.forward).parameters.get('batch_data_samples')
+    return param is not None and param.default is inspect.Parameter.empty
+
+
+def usable_forward(model: nn.Module, forward: str) -> Tuple[str, Optional[str]]:
+    """The forward that can run: ``(forward, note)``.
+
+    mmseg's ``EncoderDecoder._forward`` calls ``decode_head.forward(x)``, which mmseg's
+    Mask2Former head cannot run without the data samples; for such a model ``'tensor'`` becomes
+    ``'predict'`` and ``note`` says so in one line (``None`` when nothing changed).
+    """
+    head = getattr(model, 'decode_head', None)
+    if forward == 'tensor' and head is not None and _needs_data_samples(head):
+        return 'predict', (f"note: {type(head).__name__}.forward needs the data samples, so "
+                           f"the tensor forward cannot run; counting --forward predict")
+    return forward, None
 
 
 def ensure_dir(path: str) -> str:

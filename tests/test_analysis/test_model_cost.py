@@ -7,8 +7,9 @@ import torch
 
 from _analysis_hand_counts import deform_encoder_layer, segmenter
 from _analysis_tiny import MASK2FORMER, SEGMENTER, write_config
-from mmeffseg.analysis import (build_model, dataset_batches, format_cost_table, load_config,
-                               measure_model_cost, shape_batches)
+from mmeffseg.analysis import (dataset_batches, format_cost_table, measure_model_cost,
+                               shape_batches)
+from mmeffseg.apis import build_model, load_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from mmeffseg.analysis import benchmark_model, measure_model_cost
-from mmeffseg.analysis.model_inputs import build_model, load_config, run_network
+from mmeffseg.analysis.model_inputs import run_network
+from mmeffseg.apis import build_model
 from mmeffseg.analysis.timing import latency_stats
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
@@ -171,8 +172,8 @@ def main(argv=None) -> None:
     for index, (base_cfg_path, algm_cfg_path) in enumerate(args.pair):
         torch.manual_seed(args.seed)
         checkpoint = args.checkpoint if index == 0 else None
-        base = build_model(load_config(base_cfg_path), checkpoint)
-        algm = build_model(load_config(algm_cfg_path))
+        base = build_model(base_cfg_path, checkpoint)
+        algm = build_model(algm_cfg_path)
         algm.load_state_dict(base.state_dict())  # same weights: ALGM adds no parameters
         batches1 = make_batches(base, images, 1)
         row = dict(baseline=base_cfg_path, algm=algm_cfg_path, checkpoint=checkpoint,

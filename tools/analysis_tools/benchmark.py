@@ -17,7 +17,8 @@ from mmeffseg.analysis.parts import check_parts
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help="config file, or 'mmdet::...' / 'mmseg::...'")
+    parser.add_argument('config', help="config file or name, or 'mmdet::...' / 'mmseg::...' / "
+                        "'mmeffseg::...'")
     add_input_args(parser)
     add_model_args(parser)
     parser.add_argument('--warmup', type=int, default=3, help='untimed forwards first')

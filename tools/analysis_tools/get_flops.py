@@ -13,18 +13,19 @@ import argparse
 import sys
 
 from mmeffseg.analysis import (COUNT_MODES, add_input_args, add_model_args, describe_inputs,
-                               format_cost_table, input_batches, measure_model_cost, prepare,
-                               write_json)
+                               format_cost_table, format_summary_block, input_batches,
+                               measure_model_cost, prepare, write_json)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help="config file, or 'mmdet::...' / 'mmseg::...'")
+    parser.add_argument('config', help="config file or name, or 'mmdet::...' / 'mmseg::...' / "
+                        "'mmeffseg::...'")
     add_input_args(parser)
     add_model_args(parser)
     parser.add_argument('--mode', choices=sorted(COUNT_MODES), default='full',
                         help="what the headline counts: 'full' (everything counted), 'paper' "
-                        "(matrix products, as fvcore / the papers), 'linear-conv'")
+                        "(matrix products = torch FlopCounterMode / 2), 'linear-conv'")
     parser.add_argument('--parts', nargs='+', help='module-name prefixes to break down by '
                         '(default: backbone, neck, heads and known sub-parts)')
     parser.add_argument('--time-plain', action='store_true',
@@ -51,6 +52,7 @@ def main(argv=None):
     summary.update(config=args.config, inputs=inputs, mode=args.mode,
                    checkpoint=args.checkpoint)
     print(format_cost_table(summary, args.mode, title=f'{args.config}: {inputs}'))
+    print(format_summary_block(summary, args.mode))
     if args.out:
         write_json(args.out, summary)
         print(f'JSON written to {args.out}')

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 
-from mmeffseg.analysis import (benchmark_model, build_model, dataset_batches, load_config,
-                               measure_model_cost)
+from mmeffseg.analysis import benchmark_model, dataset_batches, measure_model_cost
+from mmeffseg.apis import build_model, load_config
 from mmeffseg.models.token_reducers import TokenSelector, set_token_pruning
 
 

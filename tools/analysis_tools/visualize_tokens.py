@@ -20,7 +20,9 @@ import cv2
 import mmcv
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
+
+from mmeffseg.apis import build_model
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 
@@ -100,15 +102,8 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
 
 def main() -> None:
     args = parse_args()
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config {args.config} does not exist')
     # Family-aware (mmdet or mmseg config): mmseg's init_model cannot build mmdet detectors.
-    from mmeffseg.analysis import build_model
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    model = build_model(cfg, args.checkpoint, device=args.device)
+    model = build_model(args.config, args.checkpoint, args.device, args.cfg_options)
     backbone = model.backbone
     if not hasattr(backbone, 'record_stages'):
         raise ValueError(f'{args.config}: the backbone is {type(backbone).__name__}; this tool '
