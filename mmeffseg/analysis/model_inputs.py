@@ -18,10 +18,11 @@ from mmengine.registry import init_default_scope
 
 from mmeffseg.apis import model_family
 from mmeffseg.datasets import check_data_roots
+from mmeffseg.datasets.data_roots import iter_dataset_cfgs
 
 __all__ = [
-    'required_divisor', 'shape_batches', 'dataset_batches', 'run_network', 'usable_forward',
-    'check_shape', 'ensure_dir'
+    'required_divisor', 'config_test_shape', 'shape_batches', 'dataset_batches', 'run_network',
+    'usable_forward', 'check_shape', 'ensure_dir'
 ]
 
 
@@ -63,6 +64,26 @@ def check_shape(model: nn.Module, family: str, shape: Sequence[int]) -> Tuple[in
                          f'{type(model.backbone).__name__}); use e.g. --shape {down[0]} '
                          f'{down[1]} or --shape {up[0]} {up[1]}')
     return ph, pw
+
+
+def config_test_shape(cfg: Config) -> Tuple[int, int]:
+    """The ``H x W`` a config tests at: mmseg's crop size (``data_preprocessor.size``), else
+    the ``scale`` of the test pipeline's ``Resize`` (``(W, H)`` there, as mmcv writes it).
+
+    Raises:
+        ValueError: the config names neither.
+    """
+    size = cfg.model.get('data_preprocessor', {}).get('size')
+    if size:
+        return int(size[0]), int(size[1])
+    loader = cfg.get('test_dataloader') or {}
+    for _, dataset in iter_dataset_cfgs(loader.get('dataset', {})):
+        for step in dataset.get('pipeline', None) or []:
+            if 'Resize' in str(step.get('type', '')) and step.get('scale'):
+                w, h = step['scale']
+                return int(h), int(w)
+    raise ValueError(f'{cfg.filename}: no test size found (neither model.data_preprocessor.size '
+                     f'nor a Resize scale in the test pipeline); pass --shape H W')
 
 
 def _data_sample(family: str, h: int, w: int, index: int):
