@@ -7,7 +7,9 @@ dynamic models (token merging/pruning, early exits) over images. See docs/cost_t
 Examples:
     python tools/analysis_tools/get_flops.py CONFIG --shape 1024 1024
     python tools/analysis_tools/get_flops.py CONFIG --num-images 100 --out flops.json
-    python tools/analysis_tools/get_flops.py CONFIG --shape 512 512 --mode paper
+    python tools/analysis_tools/get_flops.py CONFIG --shape 512 512 --mode paper --compare
+    python tools/analysis_tools/get_flops.py \
+        mmseg::segmenter/segmenter_vit-t_mask_8xb1-160k_ade20k-512x512.py --shape 512 512
 """
 import argparse
 import sys
@@ -15,6 +17,7 @@ import sys
 from mmeffseg.analysis import (COUNT_MODES, add_input_args, add_model_args, describe_inputs,
                                format_cost_table, format_summary_block, input_batches,
                                measure_model_cost, prepare, write_json)
+from mmeffseg.analysis.reference_counters import reference_flops
 
 
 def parse_args(argv=None):
@@ -30,6 +33,9 @@ def parse_args(argv=None):
                         '(default: backbone, neck, heads and known sub-parts)')
     parser.add_argument('--time-plain', action='store_true',
                         help="also time an uncounted forward per image (the tool's overhead)")
+    parser.add_argument('--compare', action='store_true',
+                        help="also count the first batch with torch's FlopCounterMode (/2) and "
+                        "mmengine's FlopAnalyzer (mmdet's / mmseg's get_flops)")
     parser.add_argument('--out', help='write the full result as JSON here')
     return parser.parse_args(argv)
 
@@ -52,6 +58,10 @@ def main(argv=None):
     summary.update(config=args.config, inputs=inputs, mode=args.mode,
                    checkpoint=args.checkpoint)
     print(format_cost_table(summary, args.mode, title=f'{args.config}: {inputs}'))
+    if args.compare:
+        summary['reference'] = reference_flops(model, batches[0], args.forward)
+        print(', '.join(f'{name}: {value / 1e9:.4f} G' for name, value in
+                        summary['reference'].items()) + ' (first batch; 1 FLOP = 1 multiply-add)')
     print(format_summary_block(summary, args.mode))
     if args.out:
         write_json(args.out, summary)
