@@ -3,7 +3,8 @@ import argparse
 import itertools
 import json
 import os.path as osp
-from typing import List, Optional
+import sys
+from typing import Callable, List, Optional
 
 import torch.nn as nn
 from mmengine.config import Config, DictAction
@@ -89,3 +90,19 @@ def write_json(path: str, payload: dict) -> None:
     ensure_dir(folder)
     with open(path, 'w') as f:
         json.dump(payload, f, indent=2, default=str)
+
+
+def print_and_save(text: str, result: dict, out: Optional[str]) -> None:
+    """Print a tool's table; with ``--out``, write its result as JSON too."""
+    print(text)
+    if out:
+        write_json(out, result)
+        print(f'JSON written to {out}')
+
+
+def run_cli(main: Callable[[], None], tool: str) -> None:
+    """Run a tool's ``main``; bad input ends with one clear line instead of a traceback."""
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f'{tool}: error: {err}')

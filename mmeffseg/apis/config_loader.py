@@ -109,18 +109,10 @@ def read_config(name: str, cfg_options: Optional[dict] = None) -> Config:
 
 
 def load_config(name: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a model config of the mmdet or mmseg family and apply ``--cfg-options``.
+    """Read a model config of the mmdet or mmseg family (arguments as :func:`read_config`).
 
-    Args:
-        name (str): a path, a config file name or a ``package::`` name (see the module doc).
-        cfg_options (dict, optional): overrides, as ``--cfg-options`` gives them.
-
-    Returns:
-        Config: the config, with its family's default scope made current.
-
-    Raises:
-        FileNotFoundError: the config cannot be found (naming the accepted forms).
-        ValueError: the config has no ``model`` or belongs to neither family.
+    Returns the config with its family's default scope made current; raises a ValueError when
+    it has no ``model`` or belongs to neither family.
     """
     cfg = read_config(name, cfg_options)
     if 'model' not in cfg:

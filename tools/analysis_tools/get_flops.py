@@ -14,9 +14,11 @@ Examples:
 import argparse
 import sys
 
+from mmengine.utils import ProgressBar
+
 from mmeffseg.analysis import (COUNT_MODES, add_input_args, add_model_args, describe_inputs,
                                format_cost_table, format_summary_block, input_batches,
-                               measure_model_cost, prepare, write_json)
+                               measure_model_cost, prepare, print_and_save, run_cli)
 from mmeffseg.analysis.reference_counters import reference_flops
 
 
@@ -46,15 +48,10 @@ def main(argv=None):
     batches = input_batches(cfg, model, args)
     inputs = describe_inputs(args, batches)
 
-    def progress(done, seconds):
-        if args.num_images is not None:
-            print(f'\r[get_flops] {done}/{args.num_images} images ({seconds:.1f} s last)',
-                  end='', file=sys.stderr, flush=True)
-
+    bar = ProgressBar(sum(len(b['data_samples']) for b in batches), file=sys.stdout)
     summary = measure_model_cost(model, batches, args.parts, args.forward, args.time_plain,
-                                 progress)
-    if args.num_images is not None:
-        print(file=sys.stderr)
+                                 lambda done, _: bar.update(done - bar.completed))
+    print()
     summary.update(config=args.config, inputs=inputs, mode=args.mode,
                    checkpoint=args.checkpoint)
     print(format_cost_table(summary, args.mode, title=f'{args.config}: {inputs}'))
@@ -62,14 +59,8 @@ def main(argv=None):
         summary['reference'] = reference_flops(model, batches[0], args.forward)
         print(', '.join(f'{name}: {value / 1e9:.4f} G' for name, value in
                         summary['reference'].items()) + ' (first batch; 1 FLOP = 1 multiply-add)')
-    print(format_summary_block(summary, args.mode))
-    if args.out:
-        write_json(args.out, summary)
-        print(f'JSON written to {args.out}')
+    print_and_save(format_summary_block(summary, args.mode), summary, args.out)
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
-        sys.exit(f'get_flops.py: error: {err}')
+    run_cli(main, 'get_flops.py')
