@@ -12,7 +12,8 @@ from mmengine.config import Config, DictAction
 from mmeffseg.apis import build_model, load_config, model_family
 from mmeffseg.ops import set_cpu_deform_attn
 from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
-from .model_inputs import dataset_batches, ensure_dir, shape_batches, usable_forward
+from .model_inputs import (collect_images, dataset_batches, ensure_dir, image_batches,
+                           shape_batches, usable_forward)
 
 
 def add_model_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
@@ -39,6 +40,9 @@ def add_input_args(parser: argparse.ArgumentParser, default_images: Optional[int
                        '--num-images is not given)')
     group.add_argument('--num-images', type=int, default=default_images,
                        help="real images from the config's test dataloader (test pipeline)")
+    group.add_argument('--images', nargs='+', metavar='PATH',
+                       help="image files and/or folders, read through the config's test "
+                       'pipeline')
     parser.add_argument('--batch-size', type=int, default=1,
                         help='images per forward (per-image figures need 1 for dynamic models)')
 
@@ -67,6 +71,8 @@ def input_batches(cfg: Config, model: nn.Module, args: argparse.Namespace,
     """The batches the arguments ask for (a list; dataset images are loaded once)."""
     if args.batch_size < 1:
         raise ValueError(f'--batch-size must be >= 1, got {args.batch_size}')
+    if getattr(args, 'images', None):
+        return list(image_batches(cfg, model, collect_images(args.images), args.batch_size))
     if args.num_images is not None:
         return list(dataset_batches(cfg, model, args.num_images, args.batch_size))
     shape = args.shape or (512, 512)
@@ -75,11 +81,14 @@ def input_batches(cfg: Config, model: nn.Module, args: argparse.Namespace,
 
 def describe_inputs(args: argparse.Namespace, batches: List[dict]) -> str:
     """A one-line description of the inputs, for titles."""
+    if getattr(args, 'images', None):
+        return f"{sum(len(b['data_samples']) for b in batches)} image file(s), test pipeline"
     if args.num_images is not None:
         shapes = sorted({tuple(b['inputs'].shape[-2:]) for b in batches})
         shown = ', '.join(f'{h}x{w}' for h, w in itertools.islice(shapes, 3))
         more = '...' if len(shapes) > 3 else ''
-        return f'{args.num_images} dataset image(s), network input {shown}{more}'
+        count = sum(len(b['data_samples']) for b in batches)
+        return f'{count} dataset image(s), network input {shown}{more}'
     h, w = batches[0]['inputs'].shape[-2:]
     return f'synthetic {h}x{w}, batch {args.batch_size}'
 

@@ -9,6 +9,7 @@ import copy
 import inspect
 import math
 import os
+import os.path as osp
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -21,7 +22,8 @@ from mmeffseg.datasets import check_data_roots
 from mmeffseg.datasets.data_roots import iter_dataset_cfgs
 
 __all__ = [
-    'required_divisor', 'config_test_shape', 'shape_batches', 'dataset_batches', 'run_network',
+    'required_divisor', 'config_test_shape', 'shape_batches', 'dataset_batches',
+    'collect_images', 'image_batches', 'run_network',
     'usable_forward', 'check_shape', 'ensure_dir'
 ]
 
@@ -161,6 +163,70 @@ def dataset_batches(cfg: Config,
         seen += len(data['inputs'])
         if seen >= num_images:
             return
+
+
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def collect_images(paths: Sequence[str], limit: Optional[int] = None) -> List[str]:
+    """Image files named directly or found in the given folders (sorted per folder).
+
+    Raises:
+        FileNotFoundError: a path is neither a file nor a folder, or no image is found.
+    """
+    files = []
+    for path in paths:
+        if osp.isdir(path):
+            files += sorted(osp.join(path, f) for f in os.listdir(path)
+                            if f.lower().endswith(IMAGE_EXTS))
+        elif osp.isfile(path):
+            files.append(path)
+        else:
+            raise FileNotFoundError(f'--images: {path} is neither an image file nor a folder')
+    if not files:
+        raise FileNotFoundError(f'--images: no {"/".join(IMAGE_EXTS)} images found in {paths}')
+    return files[:limit] if limit else files
+
+
+def _test_pipeline(cfg: Config) -> List[dict]:
+    loader = cfg.get('test_dataloader') or {}
+    leaves = list(iter_dataset_cfgs(loader.get('dataset') or {}))
+    pipeline = leaves[0][1].get('pipeline') if leaves else None
+    pipeline = pipeline or cfg.get('test_pipeline')
+    if not pipeline:
+        raise ValueError(f'{cfg.filename}: no test pipeline (test_dataloader.dataset.pipeline '
+                         f'or test_pipeline) to read images with; give --shape H W instead')
+    # Image files carry no annotations: drop the steps that would load them.
+    return [copy.deepcopy(t) for t in pipeline if 'Annotations' not in str(t.get('type', ''))]
+
+
+def image_batches(cfg: Config,
+                  model: nn.Module,
+                  images: Sequence[str],
+                  batch_size: int = 1) -> Iterator[dict]:
+    """Yield preprocessed batches of image files through the config's test pipeline.
+
+    The same resizing and packing as the test set's images get (annotation loading dropped),
+    then the model's data preprocessor; mmseg needs one image size per batch.
+
+    Raises:
+        ValueError: the config has no test pipeline, or a file is not a readable image
+            (naming it).
+    """
+    from mmengine.dataset import Compose, pseudo_collate
+
+    init_default_scope(model_family(cfg))
+    pipeline = Compose(_test_pipeline(cfg))
+    for start in range(0, len(images), batch_size):
+        samples = []
+        for index, path in enumerate(images[start:start + batch_size], start):
+            try:
+                samples.append(pipeline(dict(img_path=path, img_id=index)))
+            except Exception as err:  # mmcv's loaders fail in several ways on a bad file
+                raise ValueError(f'{path}: cannot be read as an image through the test '
+                                 f'pipeline ({type(err).__name__}: {err})') from err
+        with torch.no_grad():
+            yield model.data_preprocessor(pseudo_collate(samples), False)
 
 
 def run_network(model: nn.Module, batch: dict, forward: str = 'tensor'):

@@ -192,3 +192,25 @@ def test_gpu_count_equals_cpu_count(tiny_m2f):
     # fused kernels may differ by device (sdpa vs matmul); the totals may not
     for mode in ('full', 'paper', 'linear-conv'):
         assert gpu['flops'][mode] == cpu['flops'][mode]
+
+
+@pytest.mark.skipif(not osp.isdir(osp.join(REPO, 'data', 'embedded_coco', 'images')),
+                    reason='embedded data not available')
+def test_image_files_read_like_test_images(tmp_path, tiny_m2f, capsys):
+    from mmeffseg.analysis.model_inputs import collect_images, image_batches
+    cfg = load_config(EMBEDDED)
+    _, _, model = tiny_m2f
+    from_dataset = list(dataset_batches(cfg, model, 2))
+    names = [b['data_samples'][0].img_path for b in from_dataset]
+    from_files = list(image_batches(cfg, model, names))
+    # the same test pipeline: same network input, bit for bit
+    for a, b in zip(from_dataset, from_files):
+        assert torch.equal(a['inputs'], b['inputs'])
+    assert collect_images([osp.dirname(names[0])], limit=1) == sorted(
+        collect_images([osp.dirname(names[0])]))[:1]
+    bad = tmp_path / 'bad.jpg'
+    bad.write_bytes(b'not an image')
+    with pytest.raises(ValueError, match='bad.jpg: cannot be read as an image'):
+        next(image_batches(cfg, model, [str(bad)]))
+    _load_tool('get_flops').main([EMBEDDED, '--images', *names])
+    assert '2 image file(s), test pipeline' in capsys.readouterr().out

@@ -14,7 +14,6 @@ Example::
 import argparse
 import os
 import os.path as osp
-from typing import List
 
 import cv2
 import mmcv
@@ -22,9 +21,8 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 
+from mmeffseg.analysis.model_inputs import collect_images
 from mmeffseg.apis import build_model
-
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,22 +41,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.backbone.reducers.0.tau=0.9')
     return parser.parse_args()
-
-
-def collect_images(paths: List[str], limit=None) -> List[str]:
-    """Image files named directly or found in the given folders (sorted)."""
-    files = []
-    for path in paths:
-        if osp.isdir(path):
-            files += sorted(
-                osp.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTS))
-        elif osp.isfile(path):
-            files.append(path)
-        else:
-            raise FileNotFoundError(f'--images: {path} is neither an image file nor a folder')
-    if not files:
-        raise FileNotFoundError(f'--images: no {"/".join(IMAGE_EXTS)} images found in {paths}')
-    return files[:limit] if limit else files
 
 
 def fit_image(image: np.ndarray, size) -> np.ndarray:
