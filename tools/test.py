@@ -11,6 +11,10 @@ import argparse
 import os.path as osp
 import warnings
 
+import cv2
+import mmcv
+from mmengine.hooks import Hook
+
 import mmeffseg  # noqa: F401  (registers modules; lets torch>=2.6 load mmengine checkpoints)
 from mmeffseg.apis import load_config, model_family
 from mmeffseg.datasets import check_data_roots
@@ -88,6 +92,55 @@ def add_output(cfg, out: str) -> None:
     cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=out)]
 
 
+class ExitPictures(Hook):
+    """ECO-M2F with --show-dir: the chosen exit on every drawn picture, and a histogram PNG.
+
+    Runs after mmdet's visualization hook has written a picture (priority LOW), labels its
+    corner with the ``exit_layers`` the model recorded, and after the test writes
+    ``exit_histogram.png`` next to the pictures.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self) -> None:
+        self.exits = []
+        self.folder = None
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        vis = next((h for h in runner.hooks if type(h).__name__ == 'DetVisualizationHook'), None)
+        self.folder = getattr(vis, 'test_out_dir', None)
+        for sample in outputs or []:
+            exit_layers = sample.metainfo.get('exit_layers')
+            if exit_layers is None or self.folder is None:
+                continue
+            self.exits.append(int(exit_layers))
+            path = osp.join(self.folder, osp.basename(sample.img_path))
+            if osp.isfile(path):
+                picture = mmcv.imread(path)
+                text = f'exit: {int(exit_layers)} encoder layer(s)'
+                cv2.rectangle(picture, (0, 0), (12 + 11 * len(text), 28), (0, 0, 0), -1)
+                cv2.putText(picture, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                            (255, 255, 255), 1, cv2.LINE_AA)
+                mmcv.imwrite(picture, path)
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        if not self.exits or self.folder is None:
+            return
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        values = sorted(set(self.exits))
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.bar([str(v) for v in values], [self.exits.count(v) for v in values])
+        ax.set_xlabel('encoder layers run (exit)')
+        ax.set_ylabel('images')
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.set_title(f'exits over {len(self.exits)} test image(s), mean '
+                     f'{sum(self.exits) / len(self.exits):.2f}')
+        fig.savefig(osp.join(self.folder, 'exit_histogram.png'), dpi=100, bbox_inches='tight')
+        plt.close(fig)
+
+
 def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options)
@@ -101,6 +154,8 @@ def main() -> None:
     if args.out is not None:
         add_output(cfg, args.out)
     runner = build_runner(cfg)
+    if args.show_dir and model_family(cfg) == 'mmdet':
+        runner.register_hook(ExitPictures())
     check_load_from(runner, args.checkpoint)
     metrics = runner.test()
     print(f'Test of {osp.basename(args.config)}: {metrics}')

@@ -45,6 +45,9 @@ def test_mmdet_show_dir_draws_every_image(tmp_path, config):
     _test(tmp_path, config, '--show-dir', 'show', *TWO_IMAGES)
     # mmdet puts --show-dir under the work dir's timestamped folder, one file per image
     assert len(glob.glob(str(tmp_path / 'work' / '*' / 'show' / '*.jpg'))) == 2
+    # ECO-M2F: the exits as a histogram next to the pictures (and on each picture)
+    histogram = glob.glob(str(tmp_path / 'work' / '*' / 'show' / 'exit_histogram.png'))
+    assert len(histogram) == (1 if config == ECO else 0)
 
 
 def test_mmdet_out_must_be_a_pickle_and_tta_needs_the_config_keys(tmp_path):
