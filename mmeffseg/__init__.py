@@ -8,5 +8,9 @@ os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 from .version import __version__  # noqa: E402
 from . import registry  # noqa: E402,F401
 from . import datasets, engine, evaluation, models, ops  # noqa: E402,F401
+from .utils.mmengine_package import register_with_mmengine  # noqa: E402
+
+# `mmeffseg::algm/...` names (get_config, `_base_` of a user's config), as for mmdet / mmseg.
+register_with_mmengine()
 
 __all__ = ['__version__']

@@ -50,8 +50,9 @@ have openmim 0.3.9 || { step "openmim 0.3.9"; $PIP --no-deps openmim==0.3.9; }
 have panopticapi-lite '*' || "$PY" -c "import panopticapi" 2>/dev/null \
   || { step "panopticapi-lite (--no-deps)"; $PIP --no-deps panopticapi-lite; }
 # Legacy develop mode: mim locates a package's tools/configs through its install location, which
-# a PEP 660 editable install reports as site-packages instead of this repository.
-if ! "$PY" -c "import mmeffseg, os, sys; sys.exit(os.path.realpath(mmeffseg.__file__) != os.path.realpath('mmeffseg/__init__.py') or not os.path.isdir('mmeffseg/.mim/tools'))" 2>/dev/null \
+# a PEP 660 editable install reports as site-packages instead of this repository. Re-run when a
+# file of setup.py's MIM_FILES (e.g. model-index.yml for `mim search`) has no link in .mim yet.
+if ! "$PY" -c "import mmeffseg, os, sys; sys.exit(os.path.realpath(mmeffseg.__file__) != os.path.realpath('mmeffseg/__init__.py') or not all(os.path.exists('mmeffseg/.mim/' + f) for f in ('tools', 'configs', 'model-index.yml')))" 2>/dev/null \
    || [ "$(mim_location)" != "$(pwd -P)" ]; then
   step "mmeffseg (editable)"
   $PY -m pip uninstall -y -q mmeffseg >/dev/null 2>&1 || true

@@ -6,9 +6,10 @@
 import argparse
 
 import mmeffseg  # noqa: F401  (registers modules; lets torch>=2.6 load mmengine checkpoints)
+from mmeffseg.apis import load_config
 from mmeffseg.datasets import check_data_roots
 from mmeffseg.utils.run_setup import (add_common_args, apply_common_args, build_runner,
-                                      load_config, parse_tool_args)
+                                      parse_tool_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,7 +27,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options)
-    check_data_roots(cfg)
+    # Only the loops this run builds: training, and validation unless it is switched off
+    # (val_cfg / val_dataloader / val_evaluator None), as mmdet's and mmseg's train.py.
+    validates = all(cfg.get(k) is not None for k in ('val_cfg', 'val_dataloader', 'val_evaluator'))
+    check_data_roots(cfg, phases=('train', 'val') if validates else ('train', ))
     apply_common_args(cfg, args.config, args.work_dir, args.launcher)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -1,23 +1,21 @@
 """Honest cost tools: per-image FLOPs by part and category, latency, efficiency reports."""
 from .cli_args import (add_input_args, add_model_args, describe_inputs, input_batches, prepare,
-                       write_json)
+                       print_and_save, run_cli, write_json)
 from .cost_counter import CostCounter, count_macs
 from .deform_attn_cost import deform_attn_core_macs
 from .dynamic_stats import collect_dynamic_stats, summarize_dynamic_stats
-from .model_cost import format_cost_table, measure_model_cost
-from .model_inputs import (build_model, check_shape, dataset_batches, load_config, model_family,
-                           run_network, shape_batches)
+from .model_cost import format_cost_table, format_summary_block, measure_model_cost
+from .model_inputs import check_shape, dataset_batches, run_network, shape_batches
 from .op_costs import CATEGORIES, COUNT_MODES, total_for_mode
 from .parts import default_parts, parameter_counts, part_totals
 from .timing import benchmark_model, benchmark_models, format_benchmark, latency_stats
 
 __all__ = [
     'CostCounter', 'count_macs', 'deform_attn_core_macs', 'CATEGORIES', 'COUNT_MODES',
-    'total_for_mode', 'measure_model_cost', 'format_cost_table', 'benchmark_model',
-    'benchmark_models',
-    'format_benchmark', 'latency_stats', 'load_config', 'build_model', 'model_family',
-    'shape_batches', 'dataset_batches', 'check_shape', 'run_network', 'default_parts',
-    'parameter_counts', 'part_totals', 'collect_dynamic_stats', 'summarize_dynamic_stats',
-    'add_input_args', 'add_model_args', 'prepare', 'input_batches', 'describe_inputs',
-    'write_json'
+    'total_for_mode', 'measure_model_cost', 'format_cost_table', 'format_summary_block',
+    'benchmark_model', 'benchmark_models', 'format_benchmark', 'latency_stats', 'shape_batches',
+    'dataset_batches', 'check_shape', 'run_network', 'default_parts', 'parameter_counts',
+    'part_totals', 'collect_dynamic_stats', 'summarize_dynamic_stats', 'add_input_args',
+    'add_model_args', 'prepare', 'input_batches', 'describe_inputs', 'write_json',
+    'print_and_save', 'run_cli'
 ]

@@ -3,15 +3,17 @@ import argparse
 import itertools
 import json
 import os.path as osp
-from typing import List, Optional
+import sys
+from typing import Callable, List, Optional
 
 import torch.nn as nn
 from mmengine.config import Config, DictAction
 
+from mmeffseg.apis import build_model, load_config, model_family
 from mmeffseg.ops import set_cpu_deform_attn
 from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
-from .model_inputs import (build_model, dataset_batches, device_of, ensure_dir, load_config,
-                           model_family, shape_batches)
+from .model_inputs import (collect_images, dataset_batches, ensure_dir, image_batches,
+                           shape_batches, usable_forward)
 
 
 def add_model_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
@@ -38,6 +40,9 @@ def add_input_args(parser: argparse.ArgumentParser, default_images: Optional[int
                        '--num-images is not given)')
     group.add_argument('--num-images', type=int, default=default_images,
                        help="real images from the config's test dataloader (test pipeline)")
+    group.add_argument('--images', nargs='+', metavar='PATH',
+                       help="image files and/or folders, read through the config's test "
+                       'pipeline')
     parser.add_argument('--batch-size', type=int, default=1,
                         help='images per forward (per-image figures need 1 for dynamic models)')
 
@@ -46,12 +51,18 @@ def prepare(config: str, args: argparse.Namespace,
             checkpoint: Optional[str] = None) -> tuple:
     """Load the config and build the model from parsed arguments: ``(cfg, model)``.
 
-    Also selects the CPU deformable-attention core ``args.cpu_deform_attn`` for the process.
+    Also selects the CPU deformable-attention core ``args.cpu_deform_attn`` for the process, and
+    switches ``args.forward`` to ``'predict'`` (printing why) for a model whose tensor forward
+    cannot run (:func:`~.model_inputs.usable_forward`).
     """
     if getattr(args, 'cpu_deform_attn', None):
         set_cpu_deform_attn(args.cpu_deform_attn)
     cfg = load_config(config, args.cfg_options)
-    model = build_model(cfg, checkpoint, device_of(args.device))
+    model = build_model(cfg, checkpoint, args.device)
+    if getattr(args, 'forward', None):
+        args.forward, note = usable_forward(model, args.forward)
+        if note:
+            print(note, flush=True)
     return cfg, model
 
 
@@ -60,6 +71,8 @@ def input_batches(cfg: Config, model: nn.Module, args: argparse.Namespace,
     """The batches the arguments ask for (a list; dataset images are loaded once)."""
     if args.batch_size < 1:
         raise ValueError(f'--batch-size must be >= 1, got {args.batch_size}')
+    if getattr(args, 'images', None):
+        return list(image_batches(cfg, model, collect_images(args.images), args.batch_size))
     if args.num_images is not None:
         return list(dataset_batches(cfg, model, args.num_images, args.batch_size))
     shape = args.shape or (512, 512)
@@ -68,11 +81,14 @@ def input_batches(cfg: Config, model: nn.Module, args: argparse.Namespace,
 
 def describe_inputs(args: argparse.Namespace, batches: List[dict]) -> str:
     """A one-line description of the inputs, for titles."""
+    if getattr(args, 'images', None):
+        return f"{sum(len(b['data_samples']) for b in batches)} image file(s), test pipeline"
     if args.num_images is not None:
         shapes = sorted({tuple(b['inputs'].shape[-2:]) for b in batches})
         shown = ', '.join(f'{h}x{w}' for h, w in itertools.islice(shapes, 3))
         more = '...' if len(shapes) > 3 else ''
-        return f'{args.num_images} dataset image(s), network input {shown}{more}'
+        count = sum(len(b['data_samples']) for b in batches)
+        return f'{count} dataset image(s), network input {shown}{more}'
     h, w = batches[0]['inputs'].shape[-2:]
     return f'synthetic {h}x{w}, batch {args.batch_size}'
 
@@ -83,3 +99,19 @@ def write_json(path: str, payload: dict) -> None:
     ensure_dir(folder)
     with open(path, 'w') as f:
         json.dump(payload, f, indent=2, default=str)
+
+
+def print_and_save(text: str, result: dict, out: Optional[str]) -> None:
+    """Print a tool's table; with ``--out``, write its result as JSON too."""
+    print(text)
+    if out:
+        write_json(out, result)
+        print(f'JSON written to {out}')
+
+
+def run_cli(main: Callable[[], None], tool: str) -> None:
+    """Run a tool's ``main``; bad input ends with one clear line instead of a traceback."""
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f'{tool}: error: {err}')

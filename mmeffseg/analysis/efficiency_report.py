@@ -6,7 +6,7 @@ per-image FLOPs on the first N test images (:func:`~.model_cost.measure_model_co
 models are timed on the same images *interleaved* (:func:`~.timing.benchmark_models`: every
 repeat runs each model once), whole and per part (e.g. the pixel decoder), so latency ratios
 come from one side-by-side series. Writes ``report.md``, ``report.json`` and ``report.png``
-(cost against quality).
+(quality against cost and against latency).
 """
 import copy
 import os.path as osp
@@ -17,10 +17,12 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 from mmengine.hooks import Hook
 
+from mmeffseg.apis import build_model, load_config, model_family
+from mmeffseg.datasets.data_roots import iter_dataset_cfgs
 from mmeffseg.ops import cpu_deform_attn as use_cpu_deform_attn
+from mmeffseg.utils import check_checkpoint_fits
 from .model_cost import measure_model_cost
-from .model_inputs import (build_model, dataset_batches, ensure_dir, load_config, model_family,
-                           shape_batches)
+from .model_inputs import dataset_batches, ensure_dir, shape_batches
 from .parts import check_parts, default_parts
 from .timing import benchmark_models
 
@@ -104,7 +106,9 @@ class _ProgressHook(Hook):
 
 def _limit_test_set(cfg, num_images: Optional[int]):
     if num_images:
-        cfg.test_dataloader.dataset['indices'] = int(num_images)
+        # `indices` belongs to a real dataset, not to a wrapper around it.
+        for _, dataset in iter_dataset_cfgs(cfg.test_dataloader.dataset):
+            dataset['indices'] = int(num_images)
         cfg.test_dataloader.num_workers = 0
         cfg.test_dataloader.persistent_workers = False
     return cfg
@@ -119,10 +123,11 @@ def _train_and_test(cfg, train_iters: int, checkpoint: Optional[str], eval_image
     cfg = _short_schedule(cfg, max(train_iters, 1), work_dir, seed)
     cfg = _limit_test_set(cfg, eval_images)
     if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'Checkpoint {checkpoint!r} not found')
         cfg.load_from = checkpoint
     runner = Runner.from_cfg(cfg)
+    if checkpoint is not None:
+        # The runner loads non-strictly; refuse a checkpoint that does not fit before testing.
+        check_checkpoint_fits(runner.model, checkpoint)
     runner.register_hook(_ProgressHook(train_iters, log, max(1, train_iters // 5)), 'LOW')
     if train_iters > 0 and checkpoint is None:
         t0 = time.time()
@@ -363,31 +368,61 @@ def report_markdown(report: dict) -> str:
     return '\n'.join(lines + notes) + '\n'
 
 
-def report_plot(report: dict, path: str) -> None:
-    """Cost (GFLOPs, full) against quality; latency instead when no quality is known."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    rows = report['rows']
-    have_quality = all(r['quality'] is not None for r in rows)
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for i, r in enumerate(rows):
-        x = r['cost']['flops']['full']['mean'] / 1e9
-        y = r['quality'] if have_quality else 1e3 * r['timing']['latency']['median']
+def _scatter(ax, rows, xs, ys) -> None:
+    for i, (r, x, y) in enumerate(zip(rows, xs, ys)):
         marker = 's' if r['role'] == 'baseline' else 'o'
         # Config names are long: number the points and name them in the legend.
         ax.scatter([x], [y], marker=marker, s=60, label=f"{i + 1}: {r['name']}")
         ax.annotate(str(i + 1), (x, y), textcoords='offset points', xytext=(5, 5), fontsize=9)
     ax.margins(0.15)
-    ax.legend(loc='upper center', bbox_to_anchor=(0.5, -0.15), fontsize=7, frameon=False)
-    ax.set_xlabel('GFLOPs per image (mean, 1 FLOP = 1 multiply-add)')
-    metric = next((r['metric'] for r in rows if r['metric']), 'quality')
-    ax.set_ylabel(metric if have_quality else 'latency (ms, median, batch 1)')
-    ax.set_title('cost vs quality' if have_quality else 'cost vs latency (no quality given)')
     ax.grid(True, alpha=0.3)
-    fig.savefig(path, dpi=120, bbox_inches='tight')
+
+
+def report_plot(report: dict, path: str) -> List[dict]:
+    """Quality against cost (GFLOPs) and against latency, side by side; without quality, cost
+    against latency. The quality axis starts at 0 (small differences are not magnified), and a
+    note says when the quality comes from a smoke-scale training.
+
+    Returns:
+        list[dict]: per panel its ``xlabel``, ``ylabel`` and ``ylim`` (what was drawn).
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    rows = report['rows']
+    gflops = [r['cost']['flops']['full']['mean'] / 1e9 for r in rows]
+    latency = [1e3 * r['timing']['latency']['median'] for r in rows]
+    cost_label = 'GFLOPs per image (mean, 1 FLOP = 1 multiply-add)'
+    latency_label = 'latency (ms, median, batch 1)'
+    if all(r['quality'] is not None for r in rows):
+        metric = next(r['metric'] for r in rows if r['metric'])
+        quality = [r['quality'] for r in rows]
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+        for ax, xs, xlabel in ((axes[0], gflops, cost_label), (axes[1], latency, latency_label)):
+            _scatter(ax, rows, xs, quality)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(metric)
+            ax.set_ylim(0, max(max(quality) * 1.15, 1e-3))
+        axes[0].set_title('quality vs cost')
+        axes[1].set_title('quality vs latency')
+        title = f'{metric} against cost and latency'
+        if report.get('train_iters'):
+            title += (f"\nquality after {report['train_iters']} training iterations from "
+                      'scratch: smoke scale, not comparable to the papers')
+        fig.suptitle(title, fontsize=10, y=1.04 if '\n' in title else 1.0)
+    else:
+        fig, ax = plt.subplots(figsize=(7, 5))
+        axes = [ax]
+        _scatter(ax, rows, gflops, latency)
+        ax.set_xlabel(cost_label)
+        ax.set_ylabel(latency_label)
+        ax.set_ylim(0, max(latency) * 1.15)
+        ax.set_title('cost vs latency (no quality measured)')
+    axes[0].legend(loc='upper left', bbox_to_anchor=(0.0, -0.15), fontsize=7, frameon=False)
+    fig.savefig(path, dpi=110, bbox_inches='tight')
     plt.close(fig)
+    return [dict(xlabel=a.get_xlabel(), ylabel=a.get_ylabel(), ylim=a.get_ylim()) for a in axes]
 
 
 def write_report(report: dict, out_dir: str) -> Dict[str, str]:

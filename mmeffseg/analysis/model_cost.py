@@ -154,3 +154,25 @@ def format_cost_table(summary: dict, mode: str = 'full', title: str = '') -> str
                  f"overhead {100 * summary['counter_overhead']:.0f}%)")
     lines.append(line)
     return '\n'.join(lines)
+
+
+def _format_size(value: float) -> str:
+    for unit, scale in (('T', 1e12), ('G', 1e9), ('M', 1e6), ('K', 1e3)):
+        if value >= scale:
+            return f'{value / scale:.3f}{unit}'
+    return f'{value:.0f}'
+
+
+def format_summary_block(summary: dict, mode: str = 'full') -> str:
+    """mmdet's / mmseg's get_flops summary (``Input shape:``, ``Flops:``, ``Params:``).
+
+    ``Flops`` is the mean per image in ``mode`` (1 FLOP = 1 multiply-add, as theirs); the input
+    shape is the network input (after padding), ``varies`` over images of different sizes.
+    """
+    shapes = sorted({tuple(e['input_shape']) for e in summary['per_image']})
+    shape = f'(3, {shapes[0][0]}, {shapes[0][1]})' if len(shapes) == 1 else \
+        f'varies over {len(shapes)} sizes, e.g. (3, {shapes[0][0]}, {shapes[0][1]})'
+    split = '=' * 30
+    return (f"{split}\nInput shape: {shape}\n"
+            f"Flops: {_format_size(summary['flops'][check_mode(mode)]['mean'])}\n"
+            f"Params: {_format_size(summary['params']['total'])}\n{split}")

@@ -1,4 +1,4 @@
-"""Load a config, build its model for analysis, and make the inputs to measure it on.
+"""Make the inputs to measure a model on (configs and models come from :mod:`mmeffseg.apis`).
 
 Inputs come either from ``--shape H W`` (a synthetic image pushed through the model's own data
 preprocessor, with the metainfo a real sample would carry) or from the config's test dataloader
@@ -6,7 +6,7 @@ preprocessor, with the metainfo a real sample would carry) or from the config's 
 ``dict(inputs=..., data_samples=...)`` that ``model._forward`` / ``model.predict`` take.
 """
 import copy
-import logging
+import inspect
 import math
 import os
 import os.path as osp
@@ -15,102 +15,17 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
+from mmeffseg.apis import model_family
+from mmeffseg.datasets import check_data_roots
+from mmeffseg.datasets.data_roots import iter_dataset_cfgs
+
 __all__ = [
-    'load_config', 'build_model', 'model_family', 'required_divisor', 'shape_batches',
-    'dataset_batches', 'run_network', 'check_shape', 'device_of', 'ensure_dir'
+    'required_divisor', 'config_test_shape', 'shape_batches', 'dataset_batches',
+    'collect_images', 'image_batches', 'run_network',
+    'usable_forward', 'check_shape', 'ensure_dir'
 ]
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config file (mmeffseg, mmdet or mmseg) and apply ``--cfg-options``.
-
-    ``mmdet::`` / ``mmseg::`` paths (a package's own configs) are accepted as well.
-
-    Raises:
-        FileNotFoundError: naming the config when it does not exist.
-    """
-    if '::' not in path and not osp.isfile(path):
-        raise FileNotFoundError(f'Config file {path!r} not found (pass a path to a .py config, '
-                                f"or 'mmdet::...' / 'mmseg::...' for the packages' own configs)")
-    try:
-        cfg = Config.fromfile(path)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f'Config {path!r} could not be read: {err}') from err
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    if 'model' not in cfg:
-        raise ValueError(f'Config {path!r} has no `model`; is it a model config?')
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    return cfg
-
-
-def _strip_pretrained(node):
-    # No network here and weights do not change a static model's cost: drop every pointer to
-    # pretrained weights so that init_weights() initialises from scratch instead of downloading.
-    if isinstance(node, dict):
-        if node.get('type') == 'Pretrained':
-            return None
-        out = type(node)()
-        for key, value in node.items():
-            if key == 'pretrained' and isinstance(value, str):
-                out[key] = None
-            elif key == 'init_cfg' and isinstance(value, dict) \
-                    and value.get('type') == 'Pretrained':
-                out[key] = None
-            else:
-                out[key] = _strip_pretrained(value)
-        return out
-    if isinstance(node, list):
-        return [_strip_pretrained(v) for v in node]
-    return node
-
-
-def model_family(cfg: Config) -> str:
-    """``'mmdet'`` or ``'mmseg'``: which package's data structures the model expects."""
-    scope = cfg.get('default_scope', 'mmdet')
-    if scope not in ('mmdet', 'mmseg'):
-        raise ValueError(f'Unsupported default_scope {scope!r}: the cost tools handle mmdet and '
-                         f'mmseg models (set default_scope in the config)')
-    return scope
-
-
-def build_model(cfg: Config,
-                checkpoint: Optional[str] = None,
-                device: str = 'cpu') -> nn.Module:
-    """Build ``cfg.model`` in eval mode on ``device``.
-
-    Without a checkpoint, weights are initialised from scratch (pretrained pointers removed).
-    SyncBN layers are reverted to BN so that the model runs in one process.
-
-    Raises:
-        FileNotFoundError: naming the checkpoint when it does not exist.
-    """
-    from mmengine.model.utils import revert_sync_batchnorm
-    from mmengine.registry import MODELS
-    from mmengine.runner import load_checkpoint
-
-    family = model_family(cfg)
-    init_default_scope(family)
-    model_cfg = _strip_pretrained(copy.deepcopy(cfg.model))
-    model = MODELS.build(model_cfg)
-    if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'Checkpoint {checkpoint!r} not found')
-        load_checkpoint(model, checkpoint, map_location='cpu')
-    elif hasattr(model, 'init_weights'):
-        # init_weights logs one INFO line per parameter; keep the tools' output readable.
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel(logging.WARNING)
-        try:
-            model.init_weights()
-        finally:
-            logger.setLevel(level)
-    model = revert_sync_batchnorm(model)
-    return model.to(device).eval()
 
 
 def required_divisor(model: nn.Module) -> int:
@@ -151,6 +66,26 @@ def check_shape(model: nn.Module, family: str, shape: Sequence[int]) -> Tuple[in
                          f'{type(model.backbone).__name__}); use e.g. --shape {down[0]} '
                          f'{down[1]} or --shape {up[0]} {up[1]}')
     return ph, pw
+
+
+def config_test_shape(cfg: Config) -> Tuple[int, int]:
+    """The ``H x W`` a config tests at: mmseg's crop size (``data_preprocessor.size``), else
+    the ``scale`` of the test pipeline's ``Resize`` (``(W, H)`` there, as mmcv writes it).
+
+    Raises:
+        ValueError: the config names neither.
+    """
+    size = cfg.model.get('data_preprocessor', {}).get('size')
+    if size:
+        return int(size[0]), int(size[1])
+    loader = cfg.get('test_dataloader') or {}
+    for _, dataset in iter_dataset_cfgs(loader.get('dataset', {})):
+        for step in dataset.get('pipeline', None) or []:
+            if 'Resize' in str(step.get('type', '')) and step.get('scale'):
+                w, h = step['scale']
+                return int(h), int(w)
+    raise ValueError(f'{cfg.filename}: no test size found (neither model.data_preprocessor.size '
+                     f'nor a Resize scale in the test pipeline); pass --shape H W')
 
 
 def _data_sample(family: str, h: int, w: int, index: int):
@@ -196,19 +131,6 @@ def shape_batches(model: nn.Module,
     return batches
 
 
-def _check_data_paths(dataset_cfg: dict, where: str) -> None:
-    root = dataset_cfg.get('data_root')
-    if root and not osp.isdir(root):
-        raise FileNotFoundError(
-            f'Dataset root {root!r} of {where} does not exist; fix it with '
-            f'--cfg-options {where}.dataset.data_root=/path/to/data')
-    ann = dataset_cfg.get('ann_file')
-    if ann:
-        path = ann if osp.isabs(ann) or not root else osp.join(root, ann)
-        if not osp.exists(path):
-            raise FileNotFoundError(f'Annotation file {path!r} of {where} does not exist')
-
-
 def dataset_batches(cfg: Config,
                     model: nn.Module,
                     num_images: int,
@@ -227,13 +149,8 @@ def dataset_batches(cfg: Config,
         raise ValueError(f'--num-images must be >= 1, got {num_images}')
     if cfg.get(key) is None:
         raise ValueError(f'Config has no {key}; give --shape H W instead of dataset images')
+    check_data_roots(cfg, phases=(split, ))
     loader_cfg = copy.deepcopy(cfg.get(key))
-    dataset_cfg = loader_cfg['dataset']
-    # Wrappers (ConcatDataset, RepeatDataset...) hold the real dataset(s) one level down.
-    inner = dataset_cfg.get('dataset', dataset_cfg)
-    inners = inner if isinstance(inner, list) else [inner]
-    for d in dataset_cfg.get('datasets', inners):
-        _check_data_paths(d, key)
     loader_cfg.update(batch_size=batch_size, num_workers=0, persistent_workers=False)
     loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
     loader_cfg.pop('batch_sampler', None)
@@ -246,6 +163,70 @@ def dataset_batches(cfg: Config,
         seen += len(data['inputs'])
         if seen >= num_images:
             return
+
+
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def collect_images(paths: Sequence[str], limit: Optional[int] = None) -> List[str]:
+    """Image files named directly or found in the given folders (sorted per folder).
+
+    Raises:
+        FileNotFoundError: a path is neither a file nor a folder, or no image is found.
+    """
+    files = []
+    for path in paths:
+        if osp.isdir(path):
+            files += sorted(osp.join(path, f) for f in os.listdir(path)
+                            if f.lower().endswith(IMAGE_EXTS))
+        elif osp.isfile(path):
+            files.append(path)
+        else:
+            raise FileNotFoundError(f'--images: {path} is neither an image file nor a folder')
+    if not files:
+        raise FileNotFoundError(f'--images: no {"/".join(IMAGE_EXTS)} images found in {paths}')
+    return files[:limit] if limit else files
+
+
+def _test_pipeline(cfg: Config) -> List[dict]:
+    loader = cfg.get('test_dataloader') or {}
+    leaves = list(iter_dataset_cfgs(loader.get('dataset') or {}))
+    pipeline = leaves[0][1].get('pipeline') if leaves else None
+    pipeline = pipeline or cfg.get('test_pipeline')
+    if not pipeline:
+        raise ValueError(f'{cfg.filename}: no test pipeline (test_dataloader.dataset.pipeline '
+                         f'or test_pipeline) to read images with; give --shape H W instead')
+    # Image files carry no annotations: drop the steps that would load them.
+    return [copy.deepcopy(t) for t in pipeline if 'Annotations' not in str(t.get('type', ''))]
+
+
+def image_batches(cfg: Config,
+                  model: nn.Module,
+                  images: Sequence[str],
+                  batch_size: int = 1) -> Iterator[dict]:
+    """Yield preprocessed batches of image files through the config's test pipeline.
+
+    The same resizing and packing as the test set's images get (annotation loading dropped),
+    then the model's data preprocessor; mmseg needs one image size per batch.
+
+    Raises:
+        ValueError: the config has no test pipeline, or a file is not a readable image
+            (naming it).
+    """
+    from mmengine.dataset import Compose, pseudo_collate
+
+    init_default_scope(model_family(cfg))
+    pipeline = Compose(_test_pipeline(cfg))
+    for start in range(0, len(images), batch_size):
+        samples = []
+        for index, path in enumerate(images[start:start + batch_size], start):
+            try:
+                samples.append(pipeline(dict(img_path=path, img_id=index)))
+            except Exception as err:  # mmcv's loaders fail in several ways on a bad file
+                raise ValueError(f'{path}: cannot be read as an image through the test '
+                                 f'pipeline ({type(err).__name__}: {err})') from err
+        with torch.no_grad():
+            yield model.data_preprocessor(pseudo_collate(samples), False)
 
 
 def run_network(model: nn.Module, batch: dict, forward: str = 'tensor'):
@@ -263,13 +244,23 @@ def run_network(model: nn.Module, batch: dict, forward: str = 'tensor'):
     raise ValueError(f"forward must be 'tensor' or 'predict', got {forward!r}")
 
 
-def device_of(name: str) -> str:
-    """Validate a device string (``cpu``, ``cuda``, ``cuda:1``)."""
-    if name.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError(f'Device {name!r} requested but CUDA is not available; use --device cpu')
-    if not (name == 'cpu' or name.startswith('cuda')):
-        raise ValueError(f"Unknown device {name!r}; use 'cpu' or 'cuda[:N]'")
-    return name
+def _needs_data_samples(head: nn.Module) -> bool:
+    param = inspect.signature(head.forward).parameters.get('batch_data_samples')
+    return param is not None and param.default is inspect.Parameter.empty
+
+
+def usable_forward(model: nn.Module, forward: str) -> Tuple[str, Optional[str]]:
+    """The forward that can run: ``(forward, note)``.
+
+    mmseg's ``EncoderDecoder._forward`` calls ``decode_head.forward(x)``, which mmseg's
+    Mask2Former head cannot run without the data samples; for such a model ``'tensor'`` becomes
+    ``'predict'`` and ``note`` says so in one line (``None`` when nothing changed).
+    """
+    head = getattr(model, 'decode_head', None)
+    if forward == 'tensor' and head is not None and _needs_data_samples(head):
+        return 'predict', (f"note: {type(head).__name__}.forward needs the data samples, so "
+                           f"the tensor forward cannot run; counting --forward predict")
+    return forward, None
 
 
 def ensure_dir(path: str) -> str:

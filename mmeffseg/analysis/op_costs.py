@@ -1,8 +1,11 @@
 """Multiply-accumulate (MAC) formulas for the aten operators that carry a model's arithmetic.
 
 Convention: one multiply-add is one FLOP (fvcore, mmengine and the papers count this way;
-``torch.utils.flop_counter`` counts two). Each formula returns ``{category: macs}`` so that one
-counting pass serves every counting mode (see :data:`COUNT_MODES`).
+``torch.utils.flop_counter`` counts two). Matrix products, convolutions and fused attention use
+``torch.utils.flop_counter``'s formula registry, halved; what the registry lacks (the CPU fused
+attention kernel, ``nn.MultiheadAttention``'s fast path, sampling, scatter-adds) is written here.
+Each formula returns ``{category: macs}`` so that one counting pass serves every counting mode
+(see :data:`COUNT_MODES`).
 
 Categories:
 
@@ -25,6 +28,7 @@ Element-wise work (norms, activations, softmax, residual additions) is not count
 from typing import Callable, Dict, Iterable, Sequence
 
 import torch
+from torch.utils.flop_counter import addmm_flop, flop_registry, mm_flop, sdpa_flop_count
 
 aten = torch.ops.aten
 
@@ -72,47 +76,48 @@ def _product_category(operands: Sequence, param_storages: set) -> str:
     return 'linear' if any(_is_param(t, param_storages) for t in operands) else 'matmul'
 
 
-def _mm(args, kwargs, out, ps):
-    a, b = args[0], args[1]
-    return {_product_category((a, b), ps): a.shape[0] * a.shape[1] * b.shape[1]}
+def _torch_macs(packet, args, kwargs, out) -> int:
+    # torch.utils.flop_counter's formula for this op, in FLOPs = 2 x multiply-adds.
+    return flop_registry[packet](*args, **kwargs, out_val=out) // 2
 
 
-def _addmm(args, kwargs, out, ps):
-    return _mm(args[1:], kwargs, out, ps)
+def _product(packet, operands=slice(0, 2)):
+    """Cost function of a matrix product whose formula torch's registry holds."""
+
+    def cost(args, kwargs, out, ps):
+        return {_product_category(args[operands], ps): _torch_macs(packet, args, kwargs, out)}
+
+    return cost
 
 
 def _linear(args, kwargs, out, ps):
-    # Only seen when a backend keeps aten.linear whole: input (..., K), weight (N, K).
+    # Only seen when a backend keeps aten.linear whole: input (..., K), weight (N, K) is the
+    # matrix product (numel / K, K) x (K, N).
     x, w = args[0], args[1]
-    return {_product_category((x, w), ps): x.numel() * w.shape[0]}
+    rows = x.numel() // x.shape[-1]
+    return {_product_category((x, w), ps): mm_flop((rows, x.shape[-1]), (w.shape[1], w.shape[0]))
+            // 2}
 
 
-def _bmm(args, kwargs, out, ps):
-    a, b = args[0], args[1]
-    return {_product_category((a, b), ps): a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2]}
-
-
-def _baddbmm(args, kwargs, out, ps):
-    return _bmm(args[1:], kwargs, out, ps)
+def _addmm_activation(args, kwargs, out, ps):
+    # addmm followed by an element-wise activation: the product is addmm's.
+    return {_product_category(args[1:3], ps): addmm_flop(args[0].shape, args[1].shape,
+                                                         args[2].shape) // 2}
 
 
 def _conv(args, kwargs, out, ps):
-    x, w = args[0], args[1]
-    # aten.convolution(input, weight, bias, stride, padding, dilation, transposed, ...)
-    transposed = bool(args[6]) if len(args) > 6 else False
-    if transposed:
-        # Every input value is scattered through C_out/groups x kernel weights.
-        return {'conv': x.numel() * _prod(w.shape[1:])}
-    return {'conv': out.numel() * _prod(w.shape[1:])}
+    return {'conv': _torch_macs(aten.convolution, args, kwargs, out)}
 
 
 def _sdpa(args, kwargs, out, ps):
+    # q: (..., L_q, E), k / v: (..., L_k, E[_v]); leading dims folded into (1, heads) so that
+    # torch's formula (QK^T + AV, KV heads broadcast for GQA) applies to any rank.
     q, k, v = args[0], args[1], args[2]
-    # q: (..., L_q, E), k: (..., L_k, E), v: (..., L_k, E_v); broadcast heads of k/v (GQA).
-    batch_heads = _prod(q.shape[:-2])
-    l_q, e = q.shape[-2], q.shape[-1]
-    l_k, e_v = k.shape[-2], v.shape[-1]
-    return {'sdpa': batch_heads * l_q * l_k * (e + e_v)}
+
+    def as_4d(t):
+        return (1, _prod(t.shape[:-2]), t.shape[-2], t.shape[-1])
+
+    return {'sdpa': sdpa_flop_count(as_4d(q), as_4d(k), as_4d(v)) // 2}
 
 
 def _native_mha(args, kwargs, out, ps):
@@ -175,13 +180,13 @@ def _collect(pairs) -> Dict[object, OpCostFn]:
 
 #: aten overload packet -> cost function(args, kwargs, out, param_storages) -> {category: macs}
 OP_COSTS: Dict[object, OpCostFn] = _collect([
-    (('mm', ), _mm),
-    (('addmm', ), _addmm),
-    (('bmm', ), _bmm),
-    (('baddbmm', ), _baddbmm),
+    (('mm', ), _product(aten.mm)),
+    (('addmm', ), _product(aten.addmm, slice(1, 3))),
+    (('bmm', ), _product(aten.bmm)),
+    (('baddbmm', ), _product(aten.baddbmm, slice(1, 3))),
     (('convolution', '_convolution'), _conv),
     (('linear', ), _linear),
-    (('_addmm_activation', ), _addmm),
+    (('_addmm_activation', ), _addmm_activation),
     (('_scaled_dot_product_flash_attention_for_cpu', '_scaled_dot_product_flash_attention',
       '_scaled_dot_product_efficient_attention', '_scaled_dot_product_cudnn_attention',
       '_scaled_dot_product_fused_attention_overrideable'), _sdpa),

@@ -15,7 +15,7 @@ in the tracked pass) is the growth over the memory in use when the model / part 
 """
 import statistics
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -274,13 +274,39 @@ class _ModelSeries:
         return out
 
 
+def _progress(total: int, show: bool) -> Callable[[], None]:
+    """One step of mmengine's progress bar (a no-op when not shown)."""
+    if not show:
+        return lambda: None
+    import sys
+
+    from mmengine.utils import ProgressBar
+
+    # ProgressBar's default file is the sys.stdout of import time; write to the current one.
+    return ProgressBar(total, file=sys.stdout).update
+
+
+def _interleave(series: List[_ModelSeries], timed_run: Callable, warmup: int, repeats: int,
+                step: Callable[[], None]) -> None:
+    # Warm every model up, then repeat r runs every model once.
+    for s in series:
+        for i in range(warmup):
+            s.run(i)
+            step()
+    for i in range(repeats):
+        for s in series:
+            timed_run(s, i)
+            step()
+
+
 @torch.no_grad()
 def benchmark_models(models: Sequence[nn.Module],
                      batches: Sequence[List[dict]],
                      warmup: int = 3,
                      repeats: int = 10,
                      parts: Optional[Sequence[Optional[List[str]]]] = None,
-                     forward: str = 'tensor') -> List[dict]:
+                     forward: str = 'tensor',
+                     progress: bool = False) -> List[dict]:
     """Time several models side by side, interleaved: repeat ``r`` runs every model once.
 
     Interleaving spreads slow drifts of a shared machine (other jobs, clock changes) over all
@@ -295,6 +321,7 @@ def benchmark_models(models: Sequence[nn.Module],
         parts (Sequence[list[str] | None], optional): For each model, the part module names to
             time in a second, tracked series; None: whole models only.
         forward (str): ``'tensor'`` or ``'predict'`` (see :func:`~.model_inputs.run_network`).
+        progress (bool): Show mmengine's progress bar over every forward (warm-up included).
 
     Returns:
         list[dict]: One result per model, as :func:`benchmark_model` returns it.
@@ -308,21 +335,13 @@ def benchmark_models(models: Sequence[nn.Module],
         _ModelSeries(m, list(b), None if parts is None else parts[i], forward)
         for i, (m, b) in enumerate(zip(models, batches))
     ]
-    for s in series:
-        for i in range(warmup):
-            s.run(i)
-    for i in range(repeats):
-        for s in series:
-            s.time_whole(i)
     timed = [s for s in series if s.parts]
+    step = _progress((len(series) + len(timed)) * (warmup + repeats), progress)
+    _interleave(series, _ModelSeries.time_whole, warmup, repeats, step)
     try:
         for s in timed:
             s.timer = _HookTimer(s.model, s.parts, s.device)
-            for i in range(warmup):
-                s.run(i)
-        for i in range(repeats):
-            for s in timed:
-                s.time_parts(i)
+        _interleave(timed, _ModelSeries.time_parts, warmup, repeats, step)
     finally:
         for s in timed:
             if s.timer is not None:
@@ -335,7 +354,8 @@ def benchmark_model(model: nn.Module,
                     warmup: int = 3,
                     repeats: int = 10,
                     parts: Optional[List[str]] = None,
-                    forward: str = 'tensor') -> dict:
+                    forward: str = 'tensor',
+                    progress: bool = False) -> dict:
     """Time ``model`` on ``batches`` (cycled): whole forward, then per part.
 
     Args:
@@ -345,6 +365,7 @@ def benchmark_model(model: nn.Module,
         repeats (int): Timed forwards per series (batches are cycled).
         parts (list[str], optional): Part module names to time; none: whole model only.
         forward (str): ``'tensor'`` or ``'predict'`` (see :func:`~.model_inputs.run_network`).
+        progress (bool): Show mmengine's progress bar.
 
     Returns:
         dict: ``latency`` (seconds per batch: median, q1, q3, iqr, min, max, mean, n),
@@ -355,7 +376,7 @@ def benchmark_model(model: nn.Module,
         ``token_reducers`` (their self-time statistics and median share of backbone time).
     """
     return benchmark_models([model], [batches], warmup, repeats,
-                            None if not parts else [parts], forward)[0]
+                            None if not parts else [parts], forward, progress)[0]
 
 
 def format_benchmark(result: dict, title: str = '') -> str:

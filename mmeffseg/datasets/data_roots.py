@@ -73,29 +73,43 @@ def _pipeline_reads_seg(pipeline: Optional[Sequence]) -> bool:
     return False
 
 
+def iter_dataset_cfgs(dataset: dict, key: str = 'dataset') -> Iterator[Tuple[str, dict]]:
+    """Yield ``(config key, dataset config)`` for every real dataset under wrappers.
+
+    The one unwrap rule for dataset configs: ``dataset`` (RepeatDataset, ClassBalancedDataset...)
+    and ``datasets`` (ConcatDataset) are followed down; anything else is a dataset.
+    """
+    inner = dataset.get('dataset', None)
+    subs = dataset.get('datasets', None)
+    if isinstance(inner, dict):
+        yield from iter_dataset_cfgs(inner, f'{key}.dataset')
+    elif subs:
+        for i, sub in enumerate(subs):
+            if isinstance(sub, dict):
+                yield from iter_dataset_cfgs(sub, f'{key}.datasets.{i}')
+    else:
+        yield key, dataset
+
+
 def _dataset_paths(dataset: dict, key: str) -> Iterator[Tuple[str, str]]:
     """Yield (config key, resolved path) for one dataset config, wrappers included."""
-    if 'dataset' in dataset and isinstance(dataset['dataset'], dict):  # RepeatDataset etc.
-        yield from _dataset_paths(dataset['dataset'], f'{key}.dataset')
-    for i, sub in enumerate(dataset.get('datasets', None) or []):  # ConcatDataset
-        if isinstance(sub, dict):
-            yield from _dataset_paths(sub, f'{key}.datasets.{i}')
-    root = dataset.get('data_root', None)
-    if root:
-        # Root first: when it is missing, that is the cause worth reporting.
-        yield f'{key}.data_root', root
-    ann_file = dataset.get('ann_file', None)
-    if ann_file:
-        yield f'{key}.ann_file', _join(root, ann_file)
-    reads_seg = _pipeline_reads_seg(dataset.get('pipeline', None))
-    for name, prefix in (dataset.get('data_prefix', None) or {}).items():
-        if not prefix or (name == 'seg' and not reads_seg):
-            continue
-        yield f'{key}.data_prefix.{name}', _join(root, prefix)
+    for leaf_key, leaf in iter_dataset_cfgs(dataset, key):
+        root = leaf.get('data_root', None)
+        if root:
+            # Root first: when it is missing, that is the cause worth reporting.
+            yield f'{leaf_key}.data_root', root
+        ann_file = leaf.get('ann_file', None)
+        if ann_file:
+            yield f'{leaf_key}.ann_file', _join(root, ann_file)
+        reads_seg = _pipeline_reads_seg(leaf.get('pipeline', None))
+        for name, prefix in (leaf.get('data_prefix', None) or {}).items():
+            if not prefix or (name == 'seg' and not reads_seg):
+                continue
+            yield f'{leaf_key}.data_prefix.{name}', _join(root, prefix)
 
 
-def _config_paths(cfg: Config) -> Iterator[Tuple[str, str]]:
-    for phase in _PHASES:
+def _config_paths(cfg: Config, phases: Sequence[str]) -> Iterator[Tuple[str, str]]:
+    for phase in phases:
         loader = cfg.get(f'{phase}_dataloader', None)
         if loader and isinstance(loader.get('dataset', None), dict):
             yield from _dataset_paths(loader['dataset'], f'{phase}_dataloader.dataset')
@@ -114,17 +128,21 @@ def _config_paths(cfg: Config) -> Iterator[Tuple[str, str]]:
                     yield f'{ev_key}.{name}', ev[name]
 
 
-def check_data_roots(cfg: Union[Config, dict, str]) -> Dict[str, str]:
+def check_data_roots(cfg: Union[Config, dict, str],
+                     phases: Sequence[str] = _PHASES) -> Dict[str, str]:
     """Raise a clear error if a data path of a config's dataloaders / evaluators is missing.
 
-    Walks ``{train,val,test}_dataloader.dataset`` (through ``dataset`` / ``datasets`` of
-    wrappers) for ``data_root``, ``ann_file`` and every ``data_prefix`` entry (relative ones
-    joined to ``data_root`` as mmengine does; mmdet's ``seg`` prefix only when the pipeline
-    loads panoptic / semantic labels), and ``{train,val,test}_evaluator`` (a dict or a
-    list) for ``ann_file`` and ``seg_prefix``. Remote paths (``s3://`` ...) are skipped.
+    Walks ``{phase}_dataloader.dataset`` (through wrappers, :func:`iter_dataset_cfgs`) for
+    ``data_root``, ``ann_file`` and every ``data_prefix`` entry (relative ones joined to
+    ``data_root`` as mmengine does; mmdet's ``seg`` prefix only when the pipeline loads
+    panoptic / semantic labels), and ``{phase}_evaluator`` (a dict or a list) for
+    ``ann_file`` and ``seg_prefix``. Remote paths (``s3://`` ...) are skipped.
 
     Args:
-        cfg (Config | dict | str): a loaded config, a plain dict, or a config file path.
+        cfg (Config | dict | str): a loaded config, a plain dict, or a config name
+            (anything :func:`mmeffseg.apis.read_config` accepts).
+        phases (Sequence[str]): which of ``train`` / ``val`` / ``test`` to check: the loops a
+            run builds (``tools/train.py`` checks ``val`` only when it validates).
 
     Returns:
         dict[str, str]: every checked config key and its resolved path.
@@ -133,12 +151,16 @@ def check_data_roots(cfg: Union[Config, dict, str]) -> Dict[str, str]:
         FileNotFoundError: for the first missing path; the message names the config key, the
             path and the fix (make script, environment variable or ``--cfg-options``).
     """
+    unknown = set(phases) - set(_PHASES)
+    if unknown:
+        raise ValueError(f'phases {sorted(unknown)} are not among {_PHASES}')
     if isinstance(cfg, str):
-        cfg = Config.fromfile(cfg)
+        from mmeffseg.apis import read_config  # the one config reader
+        cfg = read_config(cfg)
     elif not isinstance(cfg, Config):
         cfg = Config(dict(cfg))
     checked = {}
-    for key, path in _config_paths(cfg):
+    for key, path in _config_paths(cfg, phases):
         if not isinstance(path, str) or _is_remote(path):
             continue
         if not osp.exists(path):

@@ -1,3 +1,3 @@
-from .checkpoint_check import check_checkpoint_fits
+from .checkpoint_check import check_checkpoint_fits, load_checked_checkpoint, read_checkpoint
 
-__all__ = ['check_checkpoint_fits']
+__all__ = ['check_checkpoint_fits', 'load_checked_checkpoint', 'read_checkpoint']

@@ -1,6 +1,6 @@
-"""What tools/train.py and tools/test.py share: loading a config of either family (mmdet or
-mmseg), turning the common command-line flags into config changes, and building a Runner whose
-failures name the file and the fix."""
+"""What tools/train.py and tools/test.py share: turning the common command-line flags into
+config changes, and building a Runner whose failures name the file and the fix (configs are read
+by :func:`mmeffseg.apis.load_config`)."""
 import argparse
 import os
 import os.path as osp
@@ -12,9 +12,6 @@ from mmengine.dist import is_distributed
 from mmengine.runner import Runner
 
 from .checkpoint_check import check_checkpoint_fits
-
-FAMILIES = ('mmdet', 'mmseg')
-
 
 def add_cpu_deform_attn_arg(parser: argparse.ArgumentParser) -> None:
     """``--cpu-deform-attn``: which CPU core every deformable attention runs (see
@@ -48,29 +45,6 @@ def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     set_cpu_deform_attn(args.cpu_deform_attn)
     return args
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config of the mmdet or mmseg family and apply ``--cfg-options``.
-
-    Raises:
-        FileNotFoundError: the config file does not exist.
-        ValueError: the config belongs to neither family.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'Config file not found: {path}. Pass the path of a config file (e.g. '
-            f'configs/mask2former/mask2former_r18-lite_1xb2-300i_embedded-panoptic.py); with mim, '
-            f'a config name from mmeffseg\'s configs/ folder also works.')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    scope = cfg.get('default_scope')
-    if scope not in FAMILIES:
-        raise ValueError(
-            f'{path}: default_scope is {scope!r}; mmeffseg tools run mmdet or mmseg configs. '
-            f'Inherit from an mmdet:: or mmseg:: config (which sets default_scope).')
-    return cfg
 
 
 def apply_common_args(cfg: Config, config_path: str, work_dir: Optional[str],
@@ -121,6 +95,6 @@ def check_load_from(runner: Runner, checkpoint: Optional[str]) -> None:
 
 
 __all__ = [
-    'add_common_args', 'parse_tool_args', 'load_config', 'apply_common_args', 'build_runner',
+    'add_common_args', 'parse_tool_args', 'apply_common_args', 'build_runner',
     'check_load_from'
 ]

@@ -138,6 +138,16 @@ def test_models_timed_interleaved():
         benchmark_models(models[:1], [[_batch(0.0), dict(inputs=None, data_samples=[1, 2])]])
 
 
+def test_progress_bar_counts_every_forward(capsys):
+    models = [_ToyDynamic().eval(), _ToyDynamic().eval()]
+    benchmark_models(models, [[_batch(0.0)], [_batch(0.0)]], warmup=1, repeats=2,
+                     parts=[['backbone'], None], progress=True)
+    # whole series: 2 models x 3 forwards; part series: 1 model x 3 forwards
+    assert '9/9' in capsys.readouterr().out
+    benchmark_models(models, [[_batch(0.0)], [_batch(0.0)]], warmup=0, repeats=1)
+    assert capsys.readouterr().out == ''
+
+
 def test_token_reducer_self_time_reported():
     from mmeffseg.registry import TOKEN_REDUCERS
     classes = list(TOKEN_REDUCERS.module_dict.values())

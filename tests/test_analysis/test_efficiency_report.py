@@ -96,3 +96,23 @@ def test_checkpoints_are_evaluated_and_timed_side_by_side(tmp_path):
     assert without['checkpoint'] is None and without['quality'] is None  # neither trained
     assert with_ckpt['image_ids'] == without['image_ids'] and report['same_images']
     assert all(r['timing']['latency']['n'] == 1 for r in report['rows'])
+
+
+def _row(name, role, gflops, ms, quality):
+    return dict(name=name, role=role, metric='coco_panoptic/PQ' if quality is not None else None,
+                quality=quality, cost=dict(flops=dict(full=dict(mean=gflops * 1e9))),
+                timing=dict(latency=dict(median=ms / 1e3)))
+
+
+def test_plot_shows_quality_against_cost_and_latency_from_zero(tmp_path):
+    from mmeffseg.analysis.efficiency_report import report_plot
+    report = dict(rows=[_row('base', 'baseline', 20.0, 300.0, 1.47),
+                        _row('method', 'method', 12.0, 250.0, 1.11)], train_iters=8)
+    panels = report_plot(report, str(tmp_path / 'q.png'))
+    assert [p['ylabel'] for p in panels] == ['coco_panoptic/PQ'] * 2
+    assert 'GFLOPs' in panels[0]['xlabel'] and 'latency' in panels[1]['xlabel']
+    assert all(p['ylim'][0] == 0 and p['ylim'][1] > 1.47 for p in panels)
+    report['rows'][1]['quality'] = None  # quality unknown for one: cost against latency
+    panels = report_plot(report, str(tmp_path / 'c.png'))
+    assert len(panels) == 1 and 'latency' in panels[0]['ylabel']
+    assert osp.getsize(tmp_path / 'q.png') > 1000 and osp.getsize(tmp_path / 'c.png') > 1000

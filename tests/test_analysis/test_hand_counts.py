@@ -155,3 +155,37 @@ def test_counter_is_honest_about_modes():
     from mmeffseg.analysis import total_for_mode
     with pytest.raises(ValueError, match='bogus'):
         total_for_mode({'linear': 1}, 'bogus')
+
+
+class _EveryProduct(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, stride=2, groups=1)
+        self.grouped = nn.Conv2d(8, 8, 3, padding=1, groups=4)
+        self.up = nn.ConvTranspose2d(8, 4, 2, stride=2)
+        self.fc = nn.Linear(4, 6)
+
+    def forward(self, x):
+        x = self.up(self.grouped(self.conv(x)))  # (1, 4, 14, 14)
+        t = self.fc(x.flatten(2).transpose(1, 2))  # addmm / mm on a weight
+        q = t.reshape(1, 2, 98, 6)
+        a = F.scaled_dot_product_attention(q, q, q)
+        s = torch.bmm(t, t.transpose(1, 2))
+        s = torch.baddbmm(s, t, t.transpose(1, 2))
+        return a.sum() + s.sum() + torch.addmm(t[0, :6], t[0, :6, :], t[0, :6, :].T).sum()
+
+
+def test_paper_mode_is_torch_flop_counter_halved():
+    # Matrix products and convolutions (grouped, transposed) use the formulas of
+    # torch.utils.flop_counter: halved, they give its count. Its registry has no entry for the
+    # CPU fused-attention kernel, which mmeffseg counts as the two products it replaces.
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+    model, x = _EveryProduct().eval(), torch.rand(1, 3, 15, 15)
+    counter = count_macs(model, model, x)
+    with torch.no_grad(), FlopCounterMode(display=False) as reference:
+        model(x)
+    sdpa = counter.by_category()['sdpa']
+    assert sdpa * 2 == sdpa_flop_count((1, 2, 98, 6), (1, 2, 98, 6), (1, 2, 98, 6))
+    expected = reference.get_total_flops() + (0 if x.is_cuda else sdpa * 2)
+    assert counter.total('paper') * 2 == expected

@@ -7,8 +7,9 @@ import torch
 
 from _analysis_hand_counts import deform_encoder_layer, segmenter
 from _analysis_tiny import MASK2FORMER, SEGMENTER, write_config
-from mmeffseg.analysis import (build_model, dataset_batches, format_cost_table, load_config,
-                               measure_model_cost, shape_batches)
+from mmeffseg.analysis import (dataset_batches, format_cost_table, measure_model_cost,
+                               shape_batches)
+from mmeffseg.apis import build_model, load_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -109,11 +110,58 @@ def test_benchmark_tool_times_named_part(tmp_path, tiny_m2f, capsys):
 def test_tool_writes_json(tmp_path, tiny_m2f, capsys):
     tool = _load_tool('get_flops')
     out = tmp_path / 'flops.json'
-    tool.main([tiny_m2f[0], '--shape', '64', '64', '--mode', 'paper', '--out', str(out)])
+    tool.main([tiny_m2f[0], '--shape', '64', '64', '--mode', 'paper', '--out', str(out),
+               '--compare'])
     printed = capsys.readouterr().out
     assert 'total (mean per image)' in printed
     data = json.loads(out.read_text())
     assert data['mode'] == 'paper' and data['flops']['paper']['mean'] > 0
+    # mmdet's summary block, after the table, in the mode asked for
+    block = printed[printed.index('=' * 30):].splitlines()
+    assert block[1] == 'Input shape: (3, 64, 64)'
+    scale = dict(T=1e12, G=1e9, M=1e6, K=1e3)
+    for line, key, value in ((block[2], 'Flops', data['flops']['paper']['mean']),
+                             (block[3], 'Params', data['params']['total'])):
+        name, number = line.split(': ')
+        assert name == key and float(number[:-1]) * scale[number[-1]] == \
+            pytest.approx(value, rel=1e-3)
+    # paper mode is exactly torch's FlopCounterMode halved (same formulas, same ops)
+    assert data['reference']['torch FlopCounterMode / 2'] == data['flops']['paper']['mean']
+    assert data['reference']['mmengine FlopAnalyzer'] > 0
+
+
+MMSEG_M2F = """
+_base_ = ['mmseg::mask2former/mask2former_r50_8xb2-160k_ade20k-512x512.py']
+model = dict(
+    backbone=dict(depth=18, init_cfg=None),
+    decode_head=dict(
+        in_channels=[64, 128, 256, 512], feat_channels=32, out_channels=32, num_queries=5,
+        num_classes=4,
+        pixel_decoder=dict(encoder=dict(num_layers=1, layer_cfg=dict(
+            self_attn_cfg=dict(embed_dims=32),
+            ffn_cfg=dict(embed_dims=32, feedforward_channels=64))),
+            positional_encoding=dict(num_feats=16)),
+        positional_encoding=dict(num_feats=16),
+        loss_cls=dict(class_weight=[1.0] * 4 + [0.1]),
+        transformer_decoder=dict(num_layers=1, layer_cfg=dict(
+            self_attn_cfg=dict(embed_dims=32), cross_attn_cfg=dict(embed_dims=32),
+            ffn_cfg=dict(embed_dims=32, feedforward_channels=64)))))
+"""
+
+
+def test_mmseg_mask2former_runs_with_default_forward(tmp_path, capsys):
+    # mmseg's Mask2FormerHead.forward needs the data samples: one note, then predict.
+    path = write_config(tmp_path, 'mmseg_m2f.py', MMSEG_M2F)
+    _load_tool('get_flops').main([path, '--shape', '64', '64'])
+    printed = capsys.readouterr().out
+    assert 'Mask2FormerHead.forward needs the data samples' in printed
+    assert 'forward=predict' in printed and 'Input shape: (3, 64, 64)' in printed
+
+
+def test_tensor_forward_kept_where_it_runs(tiny_segmenter):
+    from mmeffseg.analysis.model_inputs import usable_forward
+    assert usable_forward(tiny_segmenter[2], 'tensor') == ('tensor', None)
+    assert usable_forward(tiny_segmenter[2], 'predict') == ('predict', None)
 
 
 EMBEDDED = osp.join(REPO, 'configs', 'mask2former',
@@ -144,3 +192,25 @@ def test_gpu_count_equals_cpu_count(tiny_m2f):
     # fused kernels may differ by device (sdpa vs matmul); the totals may not
     for mode in ('full', 'paper', 'linear-conv'):
         assert gpu['flops'][mode] == cpu['flops'][mode]
+
+
+@pytest.mark.skipif(not osp.isdir(osp.join(REPO, 'data', 'embedded_coco', 'images')),
+                    reason='embedded data not available')
+def test_image_files_read_like_test_images(tmp_path, tiny_m2f, capsys):
+    from mmeffseg.analysis.model_inputs import collect_images, image_batches
+    cfg = load_config(EMBEDDED)
+    _, _, model = tiny_m2f
+    from_dataset = list(dataset_batches(cfg, model, 2))
+    names = [b['data_samples'][0].img_path for b in from_dataset]
+    from_files = list(image_batches(cfg, model, names))
+    # the same test pipeline: same network input, bit for bit
+    for a, b in zip(from_dataset, from_files):
+        assert torch.equal(a['inputs'], b['inputs'])
+    assert collect_images([osp.dirname(names[0])], limit=1) == sorted(
+        collect_images([osp.dirname(names[0])]))[:1]
+    bad = tmp_path / 'bad.jpg'
+    bad.write_bytes(b'not an image')
+    with pytest.raises(ValueError, match='bad.jpg: cannot be read as an image'):
+        next(image_batches(cfg, model, [str(bad)]))
+    _load_tool('get_flops').main([EMBEDDED, '--images', *names])
+    assert '2 image file(s), test pipeline' in capsys.readouterr().out

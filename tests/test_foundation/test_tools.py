@@ -114,3 +114,19 @@ def test_missing_config_file(tmp_path):
     code, out = _run([sys.executable, osp.join(REPO, 'tools/train.py'),
                       str(tmp_path / 'nope.py')], cwd=str(tmp_path), expect_ok=False)
     assert code != 0 and 'Config file not found' in out and 'nope.py' in out
+
+
+def test_short_run_without_test_data_or_final_validation(tmp_path):
+    # train.py needs only the data of the loops it runs: a missing test root is no obstacle,
+    # and with validation switched off the last iteration is not followed by a validation.
+    work_dir = str(tmp_path / 'short')
+    _, out = _run([sys.executable, osp.join(REPO, 'tools/train.py'), SEG, '--work-dir',
+                   work_dir, '--cfg-options', 'train_cfg.max_iters=1',
+                   'train_dataloader.batch_size=1', 'default_hooks.logger.interval=1',
+                   f'test_dataloader.dataset.data_root={tmp_path}/nowhere', 'val_cfg=None',
+                   'val_dataloader=None', 'val_evaluator=None'], cwd=str(tmp_path))
+    assert 'Iter(train) [1/1]' in out and 'Iter(val)' not in out
+    code, out = _run([sys.executable, osp.join(REPO, 'tools/train.py'), SEG, '--work-dir',
+                      work_dir, '--cfg-options', f'val_dataloader.dataset.data_root={tmp_path}/v'],
+                     cwd=str(tmp_path), expect_ok=False)
+    assert code != 0 and 'val_dataloader.dataset.data_root' in out

@@ -26,9 +26,8 @@ import mmcv
 import numpy as np
 import torch
 
-from mmeffseg.analysis import benchmark_model, measure_model_cost
-from mmeffseg.analysis.model_inputs import build_model, load_config, run_network
-from mmeffseg.analysis.timing import latency_stats
+from mmeffseg.analysis import benchmark_models, measure_model_cost
+from mmeffseg.apis import build_model
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
 PARTS = ['backbone', 'decode_head']
@@ -117,37 +116,26 @@ def cost_of(model, batches: List[dict]) -> dict:
 
 def interleaved_timing(models: Dict[str, torch.nn.Module], images, batch_sizes, warmup,
                        repeats) -> Dict[str, Dict[str, dict]]:
-    """Throughput of several models, timed in alternation on the same batches.
-
-    The CPU is shared and its speed drifts; alternating the models repeat by repeat exposes
-    them to the same drift, so their ratio is fairer than timing one model after the other.
-    A second pass (``benchmark_model`` with the backbone as a part) gives the token reducers'
-    own time as a share of the backbone's.
-    """
+    """Throughput of several models, timed interleaved on the same batches
+    (:func:`~mmeffseg.analysis.benchmark_models`), and the token reducers' own time as a share
+    of the backbone's for the models that have reducers."""
     out: Dict[str, Dict[str, dict]] = {name: {} for name in models}
+    parts = [['backbone'] if getattr(m.backbone, 'reducers', None) else None
+             for m in models.values()]
     for bs in batch_sizes:
         batches = make_batches(next(iter(models.values())), images, bs)
-        seconds = {name: [] for name in models}
-        with torch.no_grad():
-            for i in range(warmup):
-                for model in models.values():
-                    run_network(model, batches[i % len(batches)])
-            for i in range(repeats):
-                for name, model in models.items():
-                    t0 = time.perf_counter()
-                    run_network(model, batches[i % len(batches)])
-                    seconds[name].append(time.perf_counter() - t0)
-        for name, model in models.items():
-            lat = latency_stats(seconds[name])
-            entry = dict(throughput=bs / lat['median'], latency_median=lat['median'],
+        results = benchmark_models(list(models.values()), [batches] * len(models), warmup,
+                                   repeats, parts, progress=True)
+        print()
+        for name, res in zip(models, results):
+            lat = res['latency']
+            entry = dict(throughput=res['throughput'], latency_median=lat['median'],
                          latency_iqr=lat['iqr'])
-            if getattr(model.backbone, 'reducers', None):
-                with torch.no_grad():
-                    res = benchmark_model(model, batches, warmup, repeats, parts=['backbone'])
+            if 'parts' in res:
                 reducers = res.get('token_reducers', {})
-                entry['backbone_median'] = res['parts']['backbone']['median']
-                entry['reducer_self_median'] = reducers.get('self_time', {}).get('median')
-                entry['reducer_share_of_backbone'] = reducers.get('share_of_backbone')
+                entry.update(backbone_median=res['parts']['backbone']['median'],
+                             reducer_self_median=reducers.get('self_time', {}).get('median'),
+                             reducer_share_of_backbone=reducers.get('share_of_backbone'))
             out[name][str(bs)] = entry
     return out
 
@@ -171,8 +159,8 @@ def main(argv=None) -> None:
     for index, (base_cfg_path, algm_cfg_path) in enumerate(args.pair):
         torch.manual_seed(args.seed)
         checkpoint = args.checkpoint if index == 0 else None
-        base = build_model(load_config(base_cfg_path), checkpoint)
-        algm = build_model(load_config(algm_cfg_path))
+        base = build_model(base_cfg_path, checkpoint)
+        algm = build_model(algm_cfg_path)
         algm.load_state_dict(base.state_dict())  # same weights: ALGM adds no parameters
         batches1 = make_batches(base, images, 1)
         row = dict(baseline=base_cfg_path, algm=algm_cfg_path, checkpoint=checkpoint,

@@ -7,17 +7,17 @@ Examples:
         --part panoptic_head.pixel_decoder
 """
 import argparse
-import sys
 
 from mmeffseg.analysis import (add_input_args, add_model_args, benchmark_model, default_parts,
                                describe_inputs, format_benchmark, input_batches, prepare,
-                               write_json)
+                               print_and_save, run_cli)
 from mmeffseg.analysis.parts import check_parts
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help="config file, or 'mmdet::...' / 'mmseg::...'")
+    parser.add_argument('config', help="config file or name, or 'mmdet::...' / 'mmseg::...' / "
+                        "'mmeffseg::...'")
     add_input_args(parser)
     add_model_args(parser)
     parser.add_argument('--warmup', type=int, default=3, help='untimed forwards first')
@@ -37,17 +37,13 @@ def main(argv=None):
     batches = input_batches(cfg, model, args)
     parts = [] if args.no_parts else default_parts(model)
     parts += [p for p in check_parts(model, args.part) if p not in parts]
-    result = benchmark_model(model, batches, args.warmup, args.repeats, parts, args.forward)
+    result = benchmark_model(model, batches, args.warmup, args.repeats, parts, args.forward,
+                             progress=True)
+    print()
     inputs = describe_inputs(args, batches)
     result.update(config=args.config, inputs=inputs)
-    print(format_benchmark(result, title=f'{args.config}: {inputs}'))
-    if args.out:
-        write_json(args.out, result)
-        print(f'JSON written to {args.out}')
+    print_and_save(format_benchmark(result, title=f'{args.config}: {inputs}'), result, args.out)
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
-        sys.exit(f'benchmark.py: error: {err}')
+    run_cli(main, 'benchmark.py')

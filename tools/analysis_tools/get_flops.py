@@ -7,28 +7,37 @@ dynamic models (token merging/pruning, early exits) over images. See docs/cost_t
 Examples:
     python tools/analysis_tools/get_flops.py CONFIG --shape 1024 1024
     python tools/analysis_tools/get_flops.py CONFIG --num-images 100 --out flops.json
-    python tools/analysis_tools/get_flops.py CONFIG --shape 512 512 --mode paper
+    python tools/analysis_tools/get_flops.py CONFIG --shape 512 512 --mode paper --compare
+    python tools/analysis_tools/get_flops.py \
+        mmseg::segmenter/segmenter_vit-t_mask_8xb1-160k_ade20k-512x512.py --shape 512 512
 """
 import argparse
 import sys
 
+from mmengine.utils import ProgressBar
+
 from mmeffseg.analysis import (COUNT_MODES, add_input_args, add_model_args, describe_inputs,
-                               format_cost_table, input_batches, measure_model_cost, prepare,
-                               write_json)
+                               format_cost_table, format_summary_block, input_batches,
+                               measure_model_cost, prepare, print_and_save, run_cli)
+from mmeffseg.analysis.reference_counters import reference_flops
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help="config file, or 'mmdet::...' / 'mmseg::...'")
+    parser.add_argument('config', help="config file or name, or 'mmdet::...' / 'mmseg::...' / "
+                        "'mmeffseg::...'")
     add_input_args(parser)
     add_model_args(parser)
     parser.add_argument('--mode', choices=sorted(COUNT_MODES), default='full',
                         help="what the headline counts: 'full' (everything counted), 'paper' "
-                        "(matrix products, as fvcore / the papers), 'linear-conv'")
+                        "(matrix products = torch FlopCounterMode / 2), 'linear-conv'")
     parser.add_argument('--parts', nargs='+', help='module-name prefixes to break down by '
                         '(default: backbone, neck, heads and known sub-parts)')
     parser.add_argument('--time-plain', action='store_true',
                         help="also time an uncounted forward per image (the tool's overhead)")
+    parser.add_argument('--compare', action='store_true',
+                        help="also count the first batch with torch's FlopCounterMode (/2) and "
+                        "mmengine's FlopAnalyzer (mmdet's / mmseg's get_flops)")
     parser.add_argument('--out', help='write the full result as JSON here')
     return parser.parse_args(argv)
 
@@ -39,25 +48,19 @@ def main(argv=None):
     batches = input_batches(cfg, model, args)
     inputs = describe_inputs(args, batches)
 
-    def progress(done, seconds):
-        if args.num_images is not None:
-            print(f'\r[get_flops] {done}/{args.num_images} images ({seconds:.1f} s last)',
-                  end='', file=sys.stderr, flush=True)
-
+    bar = ProgressBar(sum(len(b['data_samples']) for b in batches), file=sys.stdout)
     summary = measure_model_cost(model, batches, args.parts, args.forward, args.time_plain,
-                                 progress)
-    if args.num_images is not None:
-        print(file=sys.stderr)
+                                 lambda done, _: bar.update(done - bar.completed))
+    print()
     summary.update(config=args.config, inputs=inputs, mode=args.mode,
                    checkpoint=args.checkpoint)
     print(format_cost_table(summary, args.mode, title=f'{args.config}: {inputs}'))
-    if args.out:
-        write_json(args.out, summary)
-        print(f'JSON written to {args.out}')
+    if args.compare:
+        summary['reference'] = reference_flops(model, batches[0], args.forward)
+        print(', '.join(f'{name}: {value / 1e9:.4f} G' for name, value in
+                        summary['reference'].items()) + ' (first batch; 1 FLOP = 1 multiply-add)')
+    print_and_save(format_summary_block(summary, args.mode), summary, args.out)
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
-        sys.exit(f'get_flops.py: error: {err}')
+    run_cli(main, 'get_flops.py')

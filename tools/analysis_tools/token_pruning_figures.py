@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 
-from mmeffseg.analysis import (benchmark_model, build_model, dataset_batches, load_config,
+from mmeffseg.analysis import (benchmark_model, benchmark_models, dataset_batches,
                                measure_model_cost)
+from mmeffseg.apis import build_model, load_config
 from mmeffseg.models.token_reducers import TokenSelector, set_token_pruning
 
 
@@ -122,38 +123,17 @@ def set_mode(model, mode: str) -> None:
 
 
 def interleaved_latency(model, batches, modes: List[str], rounds: int) -> Dict[str, dict]:
-    """Whole-network and backbone latency, alternating the modes every round.
-
-    On a shared CPU the load drifts over minutes; alternating dense and pruned forwards exposes
-    both to the same drift, unlike two consecutive series. The backbone time comes from hooks
-    inside the same forward.
-    """
-    from mmeffseg.analysis import latency_stats, run_network
-    stamps = {}
-    pre = model.backbone.register_forward_pre_hook(
-        lambda m, a: stamps.__setitem__('start', time.perf_counter()))
-    post = model.backbone.register_forward_hook(
-        lambda m, a, o: stamps.__setitem__('end', time.perf_counter()))
-    times = {m: dict(whole=[], backbone=[]) for m in modes}
-    try:
-        for mode in modes:  # one untimed warm-up forward per mode
-            set_mode(model, mode)
-            run_network(model, batches[0])
-        for r in range(rounds):
-            for mode in modes:
-                set_mode(model, mode)
-                torch.manual_seed(r)
-                t0 = time.perf_counter()
-                run_network(model, batches[r % len(batches)])
-                times[mode]['whole'].append(time.perf_counter() - t0)
-                times[mode]['backbone'].append(stamps['end'] - stamps['start'])
-                print(f"  round {r + 1}/{rounds} {mode}: whole {times[mode]['whole'][-1]:.2f} s,"
-                      f" backbone {times[mode]['backbone'][-1]:.2f} s", flush=True)
-    finally:
-        pre.remove()
-        post.remove()
-    return {m: dict(whole=latency_stats(t['whole']), backbone=latency_stats(t['backbone']),
-                    whole_s=t['whole'], backbone_s=t['backbone']) for m, t in times.items()}
+    """Whole-network and backbone latency of each mode, timed interleaved
+    (:func:`~mmeffseg.analysis.benchmark_models`) on one copy of the model per mode."""
+    copies = []
+    for mode in modes:
+        copies.append(copy.deepcopy(model))
+        set_mode(copies[-1], mode)
+    results = benchmark_models(copies, [batches] * len(modes), 1, rounds,
+                               [['backbone']] * len(modes), progress=True)
+    print()
+    return {m: dict(whole=r['latency'], backbone=r['parts']['backbone'])
+            for m, r in zip(modes, results)}
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
 """Picture of token reduction: outline the merged regions of each stage, print tokens per layer.
 
 Works for any model whose backbone is ``ReducerViT`` (ALGM merging, token pruning). For each
-image it saves ``<out-dir>/<image stem>_tokens.png``: the input as the model saw it, then one
-panel per reducer stage with the borders of merged regions drawn (patches left out of a block
-by a pruning reducer are darkened), and prints the number of tokens every block ran on.
+image it saves ``<out-dir>/<image stem>_tokens.png``: the input as the model saw it (with the
+legend), then one panel per reducer stage, at most four panels a row: each merged token tinted
+in its own colour with red borders between tokens, patches left out of a block by a pruning
+reducer darkened. It prints the number of tokens every block ran on.
 
 Example::
 
@@ -20,9 +21,10 @@ import cv2
 import mmcv
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+from mmeffseg.analysis.model_inputs import collect_images
+from mmeffseg.apis import build_model
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,22 +45,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def collect_images(paths: List[str], limit=None) -> List[str]:
-    """Image files named directly or found in the given folders (sorted)."""
-    files = []
-    for path in paths:
-        if osp.isdir(path):
-            files += sorted(
-                osp.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTS))
-        elif osp.isfile(path):
-            files.append(path)
-        else:
-            raise FileNotFoundError(f'--images: {path} is neither an image file nor a folder')
-    if not files:
-        raise FileNotFoundError(f'--images: no {"/".join(IMAGE_EXTS)} images found in {paths}')
-    return files[:limit] if limit else files
-
-
 def fit_image(image: np.ndarray, size) -> np.ndarray:
     """Resize ``image`` to cover ``size`` (H, W), keeping its aspect ratio; centre-crop."""
     h, w = image.shape[:2]
@@ -68,24 +54,39 @@ def fit_image(image: np.ndarray, size) -> np.ndarray:
     return np.ascontiguousarray(image[top:top + size[0], left:left + size[1]])
 
 
+PANELS_PER_ROW = 4
+LEGEND = ('red line: border between tokens', 'colour: one merged token (one colour each)',
+          'dark: patch left out of the block (pruned)')
+
+
+def _token_colours(n: int) -> np.ndarray:
+    # Golden-ratio hues: neighbouring token ids get far-apart colours (BGR).
+    hues = (np.arange(n) * 0.618034 % 1.0 * 180).astype(np.uint8)
+    hsv = np.stack([hues, np.full(n, 200, np.uint8), np.full(n, 255, np.uint8)], 1)
+    return cv2.cvtColor(hsv[None], cv2.COLOR_HSV2BGR)[0].astype(np.float32)
+
+
 def outline(image: np.ndarray, token_grid: np.ndarray, patch_mask=None) -> np.ndarray:
-    """Draw the borders between patches held by different tokens onto ``image`` (BGR)."""
+    """Draw ``image`` (BGR) with the tokens of ``token_grid``: each merged token (more than one
+    patch) tinted in its own colour, red borders between tokens, pruned patches darkened."""
     height, width = image.shape[:2]
-    ids = cv2.resize(token_grid.astype(np.float32), (width, height),
-                     interpolation=cv2.INTER_NEAREST)
+
+    def full_size(grid, dtype):
+        return cv2.resize(grid.astype(dtype), (width, height), interpolation=cv2.INTER_NEAREST)
+
+    ids = full_size(token_grid, np.float32)
     border = np.zeros((height, width), dtype=bool)
     border[:, 1:] |= ids[:, 1:] != ids[:, :-1]
     border[1:, :] |= ids[1:, :] != ids[:-1, :]
     canvas = image.copy()
     if patch_mask is not None:
-        keep = cv2.resize(patch_mask.astype(np.uint8), (width, height),
-                          interpolation=cv2.INTER_NEAREST).astype(bool)
+        keep = full_size(patch_mask, np.uint8).astype(bool)
         canvas[~keep] = (canvas[~keep] * 0.3).astype(np.uint8)
-    # Tint merged regions (tokens holding more than one patch) so they stand out.
     _, inverse, counts = np.unique(token_grid, return_inverse=True, return_counts=True)
-    merged = cv2.resize((counts[inverse.reshape(token_grid.shape)] > 1).astype(np.uint8),
-                        (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
-    canvas[merged] = (0.6 * canvas[merged] + 0.4 * np.array([255, 200, 0])).astype(np.uint8)
+    inverse = inverse.reshape(token_grid.shape)
+    merged = full_size(counts[inverse] > 1, np.uint8).astype(bool)
+    tint = _token_colours(len(counts))[full_size(inverse, np.int32)]
+    canvas[merged] = (0.55 * canvas[merged] + 0.45 * tint[merged]).astype(np.uint8)
     canvas[border] = (0, 0, 255)
     return canvas
 
@@ -98,17 +99,32 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
+def add_legend(panel: np.ndarray) -> np.ndarray:
+    """The legend, in a dark box at the bottom of the input panel."""
+    out = panel.copy()
+    top = out.shape[0] - 18 * len(LEGEND) - 4
+    box = out[top:]
+    out[top:] = (box * 0.25).astype(np.uint8)
+    for i, line in enumerate(LEGEND):
+        cv2.putText(out, line, (4, top + 15 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.42,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def tile(panels: List[np.ndarray], per_row: int = PANELS_PER_ROW) -> np.ndarray:
+    """Panels (same size) on rows of at most ``per_row``, the last row padded with black."""
+    rows = []
+    for start in range(0, len(panels), per_row):
+        row = panels[start:start + per_row]
+        row += [np.zeros_like(panels[0])] * (min(per_row, len(panels)) - len(row))
+        rows.append(np.concatenate(row, axis=1))
+    return np.concatenate(rows, axis=0)
+
+
 def main() -> None:
     args = parse_args()
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config {args.config} does not exist')
     # Family-aware (mmdet or mmseg config): mmseg's init_model cannot build mmdet detectors.
-    from mmeffseg.analysis import build_model
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    model = build_model(cfg, args.checkpoint, device=args.device)
+    model = build_model(args.config, args.checkpoint, args.device, args.cfg_options)
     backbone = model.backbone
     if not hasattr(backbone, 'record_stages'):
         raise ValueError(f'{args.config}: the backbone is {type(backbone).__name__}; this tool '
@@ -131,7 +147,7 @@ def main() -> None:
         counts = [int(c[0]) for c in book.block_counts]
         per_image.append(counts)
         h, w = book.hw_shape
-        panels = [label(image, f'input {w * patch}x{h * patch}, {h * w} patches')]
+        panels = [add_legend(label(image, f'input {w * patch}x{h * patch}, {h * w} patches'))]
         for stage in book.stages:
             grid = stage['index_map'][0].cpu().numpy().reshape(h, w)
             mask = stage.get('patch_mask', stage.get('keep_mask'))
@@ -145,7 +161,7 @@ def main() -> None:
                         f'{int(mask.sum())}/{mask.size} kept')
             panels.append(label(outline(image, grid, mask), text))
         out_file = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '_tokens.png')
-        mmcv.imwrite(np.concatenate(panels, axis=1), out_file)
+        mmcv.imwrite(tile(panels), out_file)
         print(f'{osp.basename(path)}: tokens per layer {counts} -> {out_file}')
 
     mean = np.mean(np.array(per_image, dtype=np.float64), axis=0)
