@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional
 
-from mmengine.config import Config
+from mmeffseg.apis import read_config
 
 _ITER_RE = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
 
@@ -163,7 +163,7 @@ def _derived_config(study, model: dict, work_dir: str) -> str:
     options = study.resolve(model.get('cfg_options') or {})
     if not options:
         return model['config']
-    cfg = Config.fromfile(osp.join(study.repo_root, model['config']))
+    cfg = read_config(osp.join(study.repo_root, model['config']))
     cfg.merge_from_dict(options)
     os.makedirs(osp.join(work_dir, 'configs'), exist_ok=True)
     path = osp.join(work_dir, 'configs', f"{model['name']}.py")

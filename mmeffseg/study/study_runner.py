@@ -17,6 +17,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
+from mmeffseg.apis import read_config
+
 RESULT_FILE = 'result.json'
 
 
@@ -138,7 +140,7 @@ def run_study(spec_path: str,
     """
     from .steps import STEP_KINDS
     from .summary import write_summary
-    spec = Config.fromfile(spec_path)
+    spec = read_config(spec_path)
     if cfg_options:
         spec.merge_from_dict(cfg_options)
     study = Study(spec, spec_path, work_root)

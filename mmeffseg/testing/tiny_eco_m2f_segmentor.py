@@ -12,8 +12,8 @@ EXITS = (2, 3, 4, 5, 6)
 
 def tiny_seg_model_cfg(ecom2f: bool = True, gate: bool = True, **model_kwargs):
     """mmseg's Cityscapes Mask2Former at test size; ``ecom2f=False`` is the baseline."""
-    from mmengine.hub import get_config
-    cfg = get_config(MMSEG_BASE)
+    from mmeffseg.apis import read_config
+    cfg = read_config(MMSEG_BASE)
     attn = dict(embed_dims=EMBED, num_heads=4)
     pixel_decoder = dict(
         norm_cfg=dict(type='GN', num_groups=8),

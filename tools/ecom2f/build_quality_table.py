@@ -79,54 +79,44 @@ def init_distributed(launcher: str) -> None:
         torch.distributed.init_process_group(backend='gloo')
 
 
-def unwrap_dataset_cfg(cfg):
-    """The innermost dataset config of RepeatDataset / ClassBalancedDataset wrappers."""
-    while 'dataset' in cfg and isinstance(cfg['dataset'], dict) and 'datasets' not in cfg:
-        cfg = cfg['dataset']
-    if 'datasets' in cfg:
+def single_dataset_cfg(dataset: dict) -> dict:
+    """The one dataset config under RepeatDataset / ClassBalancedDataset wrappers."""
+    from mmeffseg.datasets.data_roots import iter_dataset_cfgs
+    leaves = [leaf for _, leaf in iter_dataset_cfgs(dataset)]
+    if len(leaves) != 1:
         raise ValueError('build_quality_table.py reads one dataset; the split is a '
                          'ConcatDataset, build one table per member dataset instead.')
-    return cfg
+    return leaves[0]
 
 
 def build(args: argparse.Namespace):
-    """Config, model (eval, checkpoint loaded), dataset with the test pipeline."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-    from mmengine.utils import import_modules_from_strings
+    """Config, model (eval, checkpoint loaded through the strict gate), dataset with the test
+    pipeline."""
+    from mmeffseg.apis import build_model, load_config, model_family
 
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'Checkpoint {args.checkpoint!r} not found; pass the Step-A '
                                 f'parent checkpoint.')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    import mmeffseg  # noqa: F401  (registers the modules even without custom_imports)
-    scope = cfg.get('default_scope', 'mmdet')
-    init_default_scope(scope)
-    if scope == 'mmseg':
-        from mmseg.registry import DATASETS, MODELS
+    cfg = load_config(args.config, args.cfg_options)
+    family = model_family(cfg)
+    if family == 'mmseg':
+        from mmseg.registry import DATASETS
     else:
-        from mmdet.registry import DATASETS, MODELS
-
-    # Only the panoptic map is scored: skip the instance post-processing (a large share of the
-    # per-exit cost at full resolution).
-    if scope != 'mmseg' and cfg.model.get('test_cfg') is not None:
-        cfg.model.test_cfg.instance_on = False
-        cfg.model.test_cfg.panoptic_on = True
-    model = MODELS.build(cfg.model)
+        from mmdet.registry import DATASETS
+        # Only the panoptic map is scored: skip the instance post-processing (a large share of
+        # the per-exit cost at full resolution).
+        if cfg.model.get('test_cfg') is not None:
+            cfg.model.test_cfg.instance_on = False
+            cfg.model.test_cfg.panoptic_on = True
+    # A checkpoint that does not fit the parent is refused (no random weights in the table).
+    model = build_model(cfg, args.checkpoint)
     if not hasattr(model, 'predict_at_exits'):
         raise ValueError(f'{args.config}: model type {type(model).__name__} is not an ECO-M2F '
                          f"model; Step B needs the parent config (model.type='EcoM2F' or "
                          "'EcoM2FSegmentor').")
-    load_checkpoint(model, args.checkpoint, map_location='cpu', logger='current')
-    model.eval()
 
-    ds_cfg = unwrap_dataset_cfg(cfg[f'{args.split}_dataloader']['dataset']).copy()
-    ds_cfg['pipeline'] = unwrap_dataset_cfg(cfg.test_dataloader.dataset).pipeline
+    ds_cfg = single_dataset_cfg(cfg[f'{args.split}_dataloader']['dataset']).copy()
+    ds_cfg['pipeline'] = single_dataset_cfg(cfg.test_dataloader.dataset).pipeline
     ds_cfg['test_mode'] = True  # keep every image, as evaluation does
     dataset = DATASETS.build(ds_cfg)
     return model, dataset
