@@ -13,7 +13,7 @@ from mmengine.logging import print_log
 from torch import Tensor
 
 from mmeffseg.registry import TOKEN_REDUCERS
-from .base_token_reducer import BaseTokenReducer
+from .base_token_reducer import BaseTokenReducer, check_number
 from .block_ops import run_attention, run_block, run_ffn
 from .keep_ratio_loss import (DEFAULT_KEEP_TARGETS, DEFAULT_PRUNE_LAYERS, keep_ratio_loss,
                               mean_keep_ratio, validate_keep_schedule)
@@ -101,6 +101,9 @@ class TokenSelector(BaseTokenReducer):
         if test_decision not in _TEST_DECISIONS:
             raise ValueError(f'TokenSelector: test_decision {test_decision!r} is not one of '
                              f'{_TEST_DECISIONS}.')
+        threshold, tau, loss_weight = (
+            check_number(v, k, 'TokenSelector')
+            for k, v in (('threshold', threshold), ('tau', tau), ('loss_weight', loss_weight)))
         if not 0.0 <= threshold < 1.0:
             raise ValueError(f'TokenSelector: threshold {threshold!r} must be in [0, 1).')
         if tau <= 0:
@@ -307,7 +310,8 @@ def set_token_pruning(model: nn.Module,
     """
     if test_decision is not None and test_decision not in _TEST_DECISIONS:
         raise ValueError(f'test_decision {test_decision!r} is not one of {_TEST_DECISIONS}.')
-    if threshold is not None and not 0.0 <= threshold < 1.0:
+    if threshold is not None and not 0.0 <= check_number(threshold, 'threshold',
+                                                         'set_token_pruning') < 1.0:
         raise ValueError(f'threshold {threshold!r} must be in [0, 1).')
     selectors = [m for m in model.modules() if isinstance(m, TokenSelector)]
     for selector in selectors:
