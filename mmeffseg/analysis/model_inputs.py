@@ -17,7 +17,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmeffseg.apis import model_family
-from mmeffseg.datasets import check_data_roots
+from mmeffseg.datasets import check_data_roots, explain_empty_dataset
 from mmeffseg.datasets.data_roots import iter_dataset_cfgs
 
 __all__ = [
@@ -153,7 +153,8 @@ def dataset_batches(cfg: Config,
     loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
     loader_cfg.pop('batch_sampler', None)
     init_default_scope(model_family(cfg))
-    loader = Runner.build_dataloader(loader_cfg)
+    with explain_empty_dataset(cfg, phases=(split, )):
+        loader = Runner.build_dataloader(loader_cfg)
     seen = 0
     for data in loader:
         with torch.no_grad():

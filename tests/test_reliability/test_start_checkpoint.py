@@ -3,7 +3,6 @@
 Each test is one case of issue 14: a checkpoint that does not fit, is damaged or is missing is
 refused before any iteration, with a message naming the file (and the key or the earlier step).
 """
-import os.path as osp
 from types import SimpleNamespace
 
 import pytest
