@@ -15,6 +15,12 @@ def test_token_selector_names_the_key(key, value):
         TokenSelector(layer=3, embed_dims=16, **{key: value})
 
 
+@pytest.mark.parametrize('value', [4.0, '4', 0])
+def test_token_selector_integer_setting_refuses_non_integers(value):
+    with pytest.raises(ValueError, match=rf'hidden_ratio must be an int >= 1, got {value!r}'):
+        TokenSelector(layer=3, embed_dims=16, hidden_ratio=value)
+
+
 def test_set_token_pruning_threshold_string():
     with pytest.raises(ValueError, match="threshold must be a number, got '0.5'"):
         set_token_pruning(nn.Identity(), threshold='0.5')

@@ -148,3 +148,21 @@ def test_existing_load_from_passes_the_early_check(tmp_path):
     cfg = _cfg(tmp_path, load_from=ckpt)
     sc.resolve_start_checkpoint(cfg)
     assert cfg.load_from == ckpt and not cfg.get('resume')
+
+
+def test_damaged_resume_checkpoint_is_named(tmp_path):
+    path = _damaged(tmp_path, 'truncated')
+    cfg = _cfg(tmp_path, load_from=path, resume=True)
+    sc.resolve_start_checkpoint(cfg)  # it exists ...
+    with pytest.raises(ValueError, match='corrupt, truncated') as err:
+        sc.gate_start_checkpoint(_runner(), cfg)  # ... but cannot be read
+    assert path in str(err.value)
+
+
+def test_checkpoint_saved_from_a_ddp_model_fits(tmp_path):
+    net = _Net()
+    path = str(tmp_path / 'ddp.pth')
+    torch.save({'state_dict': {f'module.{k}': v for k, v in net.state_dict().items()}}, path)
+    sc.gate_start_checkpoint(_runner(), _cfg(tmp_path, load_from=path))
+    wrapped = SimpleNamespace(model=SimpleNamespace(module=_Net()))  # a DDP-wrapped runner
+    sc.gate_start_checkpoint(wrapped, _cfg(tmp_path, load_from=path))

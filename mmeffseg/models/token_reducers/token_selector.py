@@ -95,6 +95,10 @@ class TokenSelector(BaseTokenReducer):
             raise ValueError(f'TokenSelector at layer {layer} is not in prune_layers '
                              f'{prune_layers}: add it there (with its keep target) or move the '
                              'selector.')
+        if isinstance(hidden_ratio, bool) or not isinstance(hidden_ratio, int) \
+                or hidden_ratio < 1:
+            raise ValueError(f'TokenSelector: hidden_ratio must be an int >= 1, got '
+                             f'{hidden_ratio!r}.')
         if not isinstance(embed_dims, int) or embed_dims < hidden_ratio:
             raise ValueError(f'TokenSelector: embed_dims must be an int >= {hidden_ratio} (the '
                              f'ViT\'s channels), got {embed_dims!r}.')
