@@ -14,6 +14,7 @@ import warnings
 import mmeffseg  # noqa: F401  (registers modules; lets torch>=2.6 load mmengine checkpoints)
 from mmeffseg.apis import load_config, model_family
 from mmeffseg.datasets import check_data_roots
+from mmeffseg.utils import read_checkpoint
 from mmeffseg.utils.output_files import prepare_output_dir
 from mmeffseg.utils.run_setup import (add_common_args, apply_common_args, build_runner,
                                       check_load_from, parse_tool_args)
@@ -95,6 +96,8 @@ def main() -> None:
     check_data_roots(cfg, phases=('test', ))
     apply_common_args(cfg, args.config, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
+    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
+        read_checkpoint(args.checkpoint)  # the error naming the file, before building anything
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
     if args.tta:

@@ -20,7 +20,7 @@ from mmengine.hooks import Hook
 from mmeffseg.apis import build_model, load_config, model_family
 from mmeffseg.datasets.data_roots import iter_dataset_cfgs
 from mmeffseg.ops import cpu_deform_attn as use_cpu_deform_attn
-from mmeffseg.utils import check_checkpoint_fits
+from mmeffseg.utils import check_checkpoint_fits, read_checkpoint
 from .model_cost import measure_model_cost
 from mmeffseg.utils.output_files import (atomic_output, prepare_output_dir, write_json,
                                          write_text_atomic)
@@ -218,8 +218,11 @@ def _run_report(baseline, methods, checkpoints, train_iters, num_images, shape, 
                          f"then methods; 'none' for none), got {len(checkpoints)}")
     checkpoints = [None if c in (None, 'none', 'None') else c
                    for c in (checkpoints or [None] * len(configs))]
-    # Fail on a bad config before spending minutes on the ones before it.
+    # Fail on a bad config or an unreadable checkpoint before spending minutes on the ones
+    # before it (whether a checkpoint fits its model is checked when the model is built).
     cfgs = [load_config(path, cfg_options) for path in configs]
+    for ckpt in filter(None, checkpoints):
+        read_checkpoint(ckpt)
     rows, models, batches, parts = [], [], [], []
     start = time.time()
     # One temporary work dir for every training/test run of the report, removed at the end.

@@ -32,3 +32,12 @@ def test_checkpoint_of_another_model_is_named(tmp_path):
     torch.save({'state_dict': torch.nn.Linear(2, 2).state_dict()}, path)
     msg = _report(path)
     assert path in msg and 'does not fit the model' in msg and 'missing' in msg
+
+
+def test_bad_later_checkpoint_is_found_before_the_first_config_is_trained(tmp_path):
+    logs = []
+    missing = str(tmp_path / 'method.pth')
+    with pytest.raises(FileNotFoundError, match='method.pth'):
+        run_efficiency_report(M2F, [M2F], checkpoints=['none', missing], train_iters=1,
+                              num_images=1, log=logs.append)
+    assert logs == []  # nothing trained or measured

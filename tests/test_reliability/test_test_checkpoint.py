@@ -41,6 +41,8 @@ def test_checkpoint_of_another_model_is_refused(test_tool, tmp_path, monkeypatch
 
 
 def test_missing_checkpoint_is_named(test_tool, tmp_path, monkeypatch):
+    built = []
+    monkeypatch.setattr(test_tool, 'build_runner', lambda cfg: built.append(cfg))
     with pytest.raises(FileNotFoundError, match=r'Checkpoint not found: .*nope\.pth'):
         _main(test_tool, tmp_path, monkeypatch, str(tmp_path / 'nope.pth'))
-    assert test_tool.tested == []
+    assert built == []  # found before the model was built
