@@ -139,8 +139,10 @@ def test_test_tool_probes_out_before_building_the_runner(tmp_path, monkeypatch):
     monkeypatch.setattr(tool, 'build_runner', lambda cfg: built.append(cfg))
     (tmp_path / 'file').write_text('x')
     out = str(tmp_path / 'file' / 'preds.pkl')
+    (tmp_path / 'model.pth').write_bytes(b'')  # read only after the runner is built
     monkeypatch.setattr(sys, 'argv', [
-        'test.py', 'mask2former_r18-lite_1xb2-300i_embedded-panoptic.py', 'model.pth',
+        'test.py', 'mask2former_r18-lite_1xb2-300i_embedded-panoptic.py',
+        str(tmp_path / 'model.pth'),
         '--work-dir', str(tmp_path / 'work'), '--out', out])
     with pytest.raises(OSError, match=r'--out .*file is not writable'):
         tool.main()
