@@ -18,6 +18,8 @@ from mmengine.hooks import Hook
 import mmeffseg  # noqa: F401  (registers modules; lets torch>=2.6 load mmengine checkpoints)
 from mmeffseg.apis import load_config, model_family
 from mmeffseg.datasets import check_data_roots
+from mmeffseg.utils import read_checkpoint
+from mmeffseg.utils.output_files import prepare_output_dir
 from mmeffseg.utils.run_setup import (add_common_args, apply_common_args, build_runner,
                                       check_load_from, parse_tool_args)
 
@@ -143,16 +145,21 @@ class ExitPictures(Hook):
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options, args.cfg_options_allow_new)
     check_data_roots(cfg, phases=('test', ))
     apply_common_args(cfg, args.config, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
+    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
+        read_checkpoint(args.checkpoint)  # the error naming the file, before building anything
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
     if args.tta:
         apply_tta(cfg)
     if args.out is not None:
         add_output(cfg, args.out)
+        # An unwritable --out is found now, not after the whole test has run.
+        is_pickle = args.out.endswith(('.pkl', '.pickle'))
+        prepare_output_dir(osp.dirname(osp.abspath(args.out)) if is_pickle else args.out, '--out')
     runner = build_runner(cfg)
     if args.show_dir and model_family(cfg) == 'mmdet':
         runner.register_hook(ExitPictures())

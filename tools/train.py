@@ -7,9 +7,10 @@ import argparse
 
 import mmeffseg  # noqa: F401  (registers modules; lets torch>=2.6 load mmengine checkpoints)
 from mmeffseg.apis import load_config
-from mmeffseg.datasets import check_data_roots
+from mmeffseg.datasets import check_data_roots, explain_empty_dataset
 from mmeffseg.utils.run_setup import (add_common_args, apply_common_args, build_runner,
                                       parse_tool_args)
+from mmeffseg.utils.start_checkpoint import gate_start_checkpoint, resolve_start_checkpoint
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,7 +27,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options, args.cfg_options_allow_new)
     # Only the loops this run builds: training, and validation unless it is switched off
     # (val_cfg / val_dataloader / val_evaluator None), as mmdet's and mmseg's train.py.
     validates = all(cfg.get(k) is not None for k in ('val_cfg', 'val_dataloader', 'val_evaluator'))
@@ -41,8 +42,13 @@ def main() -> None:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    # The start checkpoint is found and checked before anything runs: mmengine would load a
+    # misfit non-strictly, and resume "from None" by training from scratch.
+    resolve_start_checkpoint(cfg)
     runner = build_runner(cfg)
-    runner.train()
+    gate_start_checkpoint(runner, cfg)
+    with explain_empty_dataset(cfg):
+        runner.train()
 
 
 if __name__ == '__main__':

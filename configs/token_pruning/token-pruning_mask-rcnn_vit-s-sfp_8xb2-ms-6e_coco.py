@@ -11,6 +11,10 @@ custom_hooks = [dict(type='AuxiliaryLossHook')]
 
 # The dense checkpoint of stage 1 (the selectors are new: missing keys are expected).
 load_from = 'work_dirs/mask-rcnn_vit-s-sfp_8xb2-ms-3x_coco/epoch_12.pth'
+# Stage 2 starts from the dense model: only the new selectors may be missing from it.
+load_from_missing_ok = ['backbone.reducers.']
+load_from_made_by = ('python tools/train.py '
+                     'configs/token_pruning/mask-rcnn_vit-s-sfp_8xb2-ms-3x_coco.py')
 
 optim_wrapper = dict(optimizer=dict(lr=1e-5, weight_decay=1e-6))
 train_cfg = dict(max_epochs=2, val_interval=1)

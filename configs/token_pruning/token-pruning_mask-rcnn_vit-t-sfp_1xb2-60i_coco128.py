@@ -8,6 +8,10 @@ max_iters = 60
 model = dict(backbone=dict(reducers={{_base_.token_pruning_selectors_vit_t}}))
 custom_hooks = [dict(type='AuxiliaryLossHook')]
 load_from = 'work_dirs/mask-rcnn_vit-t-sfp_1xb2-40i_coco128/iter_40.pth'
+# Stage 2 starts from the dense model: only the new selectors may be missing from it.
+load_from_missing_ok = ['backbone.reducers.']
+load_from_made_by = ('python tools/train.py '
+                     'configs/token_pruning/mask-rcnn_vit-t-sfp_1xb2-40i_coco128.py')
 
 optim_wrapper = dict(
     optimizer=dict(lr=1e-5, weight_decay=1e-6),

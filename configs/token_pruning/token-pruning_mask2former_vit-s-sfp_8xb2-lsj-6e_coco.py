@@ -7,6 +7,10 @@ _base_ = ['./mask2former_vit-s-sfp_8xb2-lsj-50e_coco.py', './_base_/token-prunin
 model = dict(backbone=dict(reducers={{_base_.token_pruning_selectors_vit_s}}))
 custom_hooks = [dict(type='AuxiliaryLossHook')]
 load_from = 'work_dirs/mask2former_vit-s-sfp_8xb2-lsj-50e_coco/iter_368750.pth'
+# Stage 2 starts from the dense model: only the new selectors may be missing from it.
+load_from_missing_ok = ['backbone.reducers.']
+load_from_made_by = ('python tools/train.py '
+                     'configs/token_pruning/mask2former_vit-s-sfp_8xb2-lsj-50e_coco.py')
 
 # Mask2Former's recipe is iteration based (368750 iterations = 50 epochs at batch 16).
 max_iters = 44250  # 6 epochs

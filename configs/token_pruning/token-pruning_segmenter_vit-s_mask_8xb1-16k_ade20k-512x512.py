@@ -12,6 +12,10 @@ model = dict(
     backbone=dict(type='ReducerViT', reducers={{_base_.token_pruning_selectors_vit_s}}))
 custom_hooks = [dict(type='AuxiliaryLossHook')]
 load_from = 'work_dirs/segmenter_vit-s_mask_8xb1-160k_ade20k-512x512/iter_160000.pth'
+# Stage 2 starts from the dense model: only the new selectors may be missing from it.
+load_from_missing_ok = ['backbone.reducers.']
+load_from_made_by = ('python tools/train.py '
+                     'configs/segmenter/segmenter_vit-s_mask_8xb1-160k_ade20k-512x512.py')
 
 max_iters = 16000
 optim_wrapper = dict(

@@ -1,8 +1,6 @@
 """Command-line arguments shared by the cost tools (config, inputs, device), and their use."""
 import argparse
 import itertools
-import json
-import os.path as osp
 import sys
 from typing import Callable, List, Optional
 
@@ -11,8 +9,9 @@ from mmengine.config import Config, DictAction
 
 from mmeffseg.apis import build_model, load_config, model_family
 from mmeffseg.ops import set_cpu_deform_attn
+from mmeffseg.utils.output_files import write_json  # noqa: F401  (the tools' JSON writer)
 from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
-from .model_inputs import (collect_images, dataset_batches, ensure_dir, image_batches,
+from .model_inputs import (collect_images, dataset_batches, image_batches,
                            shape_batches, usable_forward)
 
 
@@ -24,6 +23,8 @@ def add_model_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. test_dataloader.dataset.data_root=/data/coco')
+    parser.add_argument('--cfg-options-allow-new', action='store_true',
+                        help='let --cfg-options add new top-level keys (refused otherwise)')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda[:N]'")
     parser.add_argument(
         '--forward', choices=['tensor', 'predict'], default='tensor',
@@ -57,7 +58,7 @@ def prepare(config: str, args: argparse.Namespace,
     """
     if getattr(args, 'cpu_deform_attn', None):
         set_cpu_deform_attn(args.cpu_deform_attn)
-    cfg = load_config(config, args.cfg_options)
+    cfg = load_config(config, args.cfg_options, getattr(args, 'cfg_options_allow_new', False))
     model = build_model(cfg, checkpoint, args.device)
     if getattr(args, 'forward', None):
         args.forward, note = usable_forward(model, args.forward)
@@ -87,18 +88,13 @@ def describe_inputs(args: argparse.Namespace, batches: List[dict]) -> str:
         shapes = sorted({tuple(b['inputs'].shape[-2:]) for b in batches})
         shown = ', '.join(f'{h}x{w}' for h, w in itertools.islice(shapes, 3))
         more = '...' if len(shapes) > 3 else ''
-        count = sum(len(b['data_samples']) for b in batches)
-        return f'{count} dataset image(s), network input {shown}{more}'
+        used = sum(len(b['data_samples']) for b in batches)
+        # The count actually measured: a test set smaller than --num-images gives fewer.
+        short = f' (of {args.num_images} asked: the test set has no more)' \
+            if used < args.num_images else ''
+        return f'{used} dataset image(s){short}, network input {shown}{more}'
     h, w = batches[0]['inputs'].shape[-2:]
     return f'synthetic {h}x{w}, batch {args.batch_size}'
-
-
-def write_json(path: str, payload: dict) -> None:
-    """Write ``payload`` as indented JSON, creating the folder."""
-    folder = osp.dirname(osp.abspath(path))
-    ensure_dir(folder)
-    with open(path, 'w') as f:
-        json.dump(payload, f, indent=2, default=str)
 
 
 def print_and_save(text: str, result: dict, out: Optional[str]) -> None:

@@ -20,9 +20,11 @@ from mmengine.hooks import Hook
 from mmeffseg.apis import build_model, load_config, model_family
 from mmeffseg.datasets.data_roots import iter_dataset_cfgs
 from mmeffseg.ops import cpu_deform_attn as use_cpu_deform_attn
-from mmeffseg.utils import check_checkpoint_fits
+from mmeffseg.utils import check_checkpoint_fits, read_checkpoint
 from .model_cost import measure_model_cost
-from .model_inputs import dataset_batches, ensure_dir, shape_batches
+from mmeffseg.utils.output_files import (atomic_output, prepare_output_dir, write_json,
+                                         write_text_atomic)
+from .model_inputs import dataset_batches, shape_batches
 from .parts import check_parts, default_parts
 from .timing import benchmark_models
 
@@ -216,8 +218,11 @@ def _run_report(baseline, methods, checkpoints, train_iters, num_images, shape, 
                          f"then methods; 'none' for none), got {len(checkpoints)}")
     checkpoints = [None if c in (None, 'none', 'None') else c
                    for c in (checkpoints or [None] * len(configs))]
-    # Fail on a bad config before spending minutes on the ones before it.
+    # Fail on a bad config or an unreadable checkpoint before spending minutes on the ones
+    # before it (whether a checkpoint fits its model is checked when the model is built).
     cfgs = [load_config(path, cfg_options) for path in configs]
+    for ckpt in filter(None, checkpoints):
+        read_checkpoint(ckpt)
     rows, models, batches, parts = [], [], [], []
     start = time.time()
     # One temporary work dir for every training/test run of the report, removed at the end.
@@ -427,12 +432,12 @@ def report_plot(report: dict, path: str) -> List[dict]:
 
 def write_report(report: dict, out_dir: str) -> Dict[str, str]:
     """Write ``report.md``, ``report.json`` and ``report.png`` to ``out_dir``; return paths."""
-    from .cli_args import write_json
-    ensure_dir(out_dir)
+    prepare_output_dir(out_dir, '--out-dir')
     paths = dict(md=osp.join(out_dir, 'report.md'), json=osp.join(out_dir, 'report.json'),
                  png=osp.join(out_dir, 'report.png'))
-    with open(paths['md'], 'w') as f:
-        f.write(report_markdown(report))
+    # Each file is complete or absent: a full disk never leaves a truncated table behind.
+    write_text_atomic(paths['md'], report_markdown(report))
     write_json(paths['json'], report)
-    report_plot(report, paths['png'])
+    with atomic_output(paths['png']) as tmp:
+        report_plot(report, tmp)
     return paths

@@ -18,13 +18,13 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmeffseg.apis import model_family
-from mmeffseg.datasets import check_data_roots
+from mmeffseg.datasets import check_data_roots, explain_empty_dataset
 from mmeffseg.datasets.data_roots import iter_dataset_cfgs
 
 __all__ = [
     'required_divisor', 'config_test_shape', 'shape_batches', 'dataset_batches',
     'collect_images', 'image_batches', 'run_network',
-    'usable_forward', 'check_shape', 'ensure_dir'
+    'usable_forward', 'check_shape'
 ]
 
 
@@ -155,7 +155,8 @@ def dataset_batches(cfg: Config,
     loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
     loader_cfg.pop('batch_sampler', None)
     init_default_scope(model_family(cfg))
-    loader = Runner.build_dataloader(loader_cfg)
+    with explain_empty_dataset(cfg, phases=(split, )):
+        loader = Runner.build_dataloader(loader_cfg)
     seen = 0
     for data in loader:
         with torch.no_grad():
@@ -261,9 +262,3 @@ def usable_forward(model: nn.Module, forward: str) -> Tuple[str, Optional[str]]:
         return 'predict', (f"note: {type(head).__name__}.forward needs the data samples, so "
                            f"the tensor forward cannot run; counting --forward predict")
     return forward, None
-
-
-def ensure_dir(path: str) -> str:
-    """Create ``path`` (and parents) if needed; return it."""
-    os.makedirs(path, exist_ok=True)
-    return path

@@ -15,6 +15,8 @@ from typing import List, Optional
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from .cfg_options import check_cfg_options
+
 FAMILIES = ('mmdet', 'mmseg')
 _PACKAGE_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -81,15 +83,20 @@ def model_family(cfg: Config) -> str:
     return scope
 
 
-def read_config(name: str, cfg_options: Optional[dict] = None) -> Config:
+def read_config(name: str,
+                cfg_options: Optional[dict] = None,
+                allow_new_keys: bool = False) -> Config:
     """Read any config (a model config or a fragment such as a dataset base) by name.
 
     Args:
         name (str): a path, a config file name or a ``package::`` name (see the module doc).
         cfg_options (dict, optional): overrides, as ``--cfg-options`` gives them.
+        allow_new_keys (bool): let ``cfg_options`` add new top-level keys (with a warning);
+            by default they are refused (see :mod:`.cfg_options`).
 
     Raises:
         FileNotFoundError: the config cannot be found (naming the accepted forms).
+        ValueError: an override adds a new top-level key (naming it and the closest key).
     """
     import mmeffseg  # noqa: F401  (registers modules and the mmeffseg:: prefix with mmengine)
 
@@ -104,17 +111,20 @@ def read_config(name: str, cfg_options: Optional[dict] = None) -> Config:
     else:
         cfg = Config.fromfile(path)
     if cfg_options:
+        check_cfg_options(cfg, cfg_options, allow_new_keys)
         cfg.merge_from_dict(cfg_options)
     return cfg
 
 
-def load_config(name: str, cfg_options: Optional[dict] = None) -> Config:
+def load_config(name: str,
+                cfg_options: Optional[dict] = None,
+                allow_new_keys: bool = False) -> Config:
     """Read a model config of the mmdet or mmseg family (arguments as :func:`read_config`).
 
     Returns the config with its family's default scope made current; raises a ValueError when
     it has no ``model`` or belongs to neither family.
     """
-    cfg = read_config(name, cfg_options)
+    cfg = read_config(name, cfg_options, allow_new_keys)
     if 'model' not in cfg:
         raise ValueError(f'Config {name!r} has no `model`; pass a model config, not a base '
                          f'fragment.')

@@ -14,6 +14,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
 from mmeffseg.utils.checkpoint_check import load_checked_checkpoint
+from .cfg_options import check_cfg_options
 from .config_loader import load_config, model_family
 
 
@@ -80,6 +81,7 @@ def build_model(cfg: Union[str, Config],
     if isinstance(cfg, str):
         cfg = load_config(cfg, cfg_options)
     elif cfg_options:
+        check_cfg_options(cfg, cfg_options)
         cfg = copy.deepcopy(cfg)
         cfg.merge_from_dict(cfg_options)
     check_device(device)

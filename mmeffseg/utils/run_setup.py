@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 
 from .checkpoint_check import check_checkpoint_fits
 
+
 def add_cpu_deform_attn_arg(parser: argparse.ArgumentParser) -> None:
     """``--cpu-deform-attn``: which CPU core every deformable attention runs (see
     :mod:`mmeffseg.ops.deform_attn_backend`); apply it with :func:`set_cpu_deform_attn`."""
@@ -29,7 +30,11 @@ def add_common_args(parser: argparse.ArgumentParser, overrides_example: str) -> 
     parser.add_argument('--work-dir', help='the dir to save logs, models and metrics')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
-        help=f'override settings in the config, key=value (e.g. {overrides_example})')
+        help=f'override settings in the config, key=value (e.g. {overrides_example}); a key '
+        'the config does not have at the top level is refused')
+    parser.add_argument(
+        '--cfg-options-allow-new', action='store_true',
+        help='let --cfg-options add new top-level keys (warned about instead of refused)')
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
         help='job launcher')

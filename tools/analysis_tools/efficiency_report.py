@@ -22,6 +22,7 @@ from mmengine.config import DictAction
 
 from mmeffseg.analysis.efficiency_report import (report_markdown, run_efficiency_report,
                                                  write_report)
+from mmeffseg.utils.output_files import prepare_output_dir
 from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
 
 
@@ -57,14 +58,16 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    # An unwritable --out-dir is found now, not after minutes of training and timing.
+    prepare_output_dir(args.out_dir, '--out-dir')
     report = run_efficiency_report(
         args.baseline, args.methods, args.checkpoints, args.train_iters,
         None if args.shape else args.num_images, args.shape, args.eval_images, args.warmup,
         args.repeats, args.metric, args.cfg_options, args.seed,
         log=lambda msg: print(msg, flush=True), parts=args.part,
         cpu_deform_attn=args.cpu_deform_attn)
+    print(report_markdown(report))  # the table is shown even if writing fails
     paths = write_report(report, args.out_dir)
-    print(report_markdown(report))
     print(f"written: {paths['md']}, {paths['json']}, {paths['png']} "
           f"(total {report['seconds']:.0f} s)")
 
@@ -72,5 +75,5 @@ def main(argv=None):
 if __name__ == '__main__':
     try:
         main()
-    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
+    except (ValueError, OSError) as err:  # bad input or output: one clear line (names the path)
         sys.exit(f'efficiency_report.py: error: {err}')

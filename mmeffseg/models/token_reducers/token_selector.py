@@ -13,7 +13,7 @@ from mmengine.logging import print_log
 from torch import Tensor
 
 from mmeffseg.registry import TOKEN_REDUCERS
-from .base_token_reducer import BaseTokenReducer
+from .base_token_reducer import BaseTokenReducer, check_number
 from .block_ops import run_attention, run_block, run_ffn
 from .keep_ratio_loss import (DEFAULT_KEEP_TARGETS, DEFAULT_PRUNE_LAYERS, keep_ratio_loss,
                               validate_keep_schedule)
@@ -95,12 +95,19 @@ class TokenSelector(BaseTokenReducer):
             raise ValueError(f'TokenSelector at layer {layer} is not in prune_layers '
                              f'{prune_layers}: add it there (with its keep target) or move the '
                              'selector.')
+        if isinstance(hidden_ratio, bool) or not isinstance(hidden_ratio, int) \
+                or hidden_ratio < 1:
+            raise ValueError(f'TokenSelector: hidden_ratio must be an int >= 1, got '
+                             f'{hidden_ratio!r}.')
         if not isinstance(embed_dims, int) or embed_dims < hidden_ratio:
             raise ValueError(f'TokenSelector: embed_dims must be an int >= {hidden_ratio} (the '
                              f'ViT\'s channels), got {embed_dims!r}.')
         if test_decision not in _TEST_DECISIONS:
             raise ValueError(f'TokenSelector: test_decision {test_decision!r} is not one of '
                              f'{_TEST_DECISIONS}.')
+        threshold, tau, loss_weight = (
+            check_number(v, k, 'TokenSelector')
+            for k, v in (('threshold', threshold), ('tau', tau), ('loss_weight', loss_weight)))
         if not 0.0 <= threshold < 1.0:
             raise ValueError(f'TokenSelector: threshold {threshold!r} must be in [0, 1).')
         if tau <= 0:
@@ -332,7 +339,8 @@ def set_token_pruning(model: nn.Module,
     """
     if test_decision is not None and test_decision not in _TEST_DECISIONS:
         raise ValueError(f'test_decision {test_decision!r} is not one of {_TEST_DECISIONS}.')
-    if threshold is not None and not 0.0 <= threshold < 1.0:
+    if threshold is not None and not 0.0 <= check_number(threshold, 'threshold',
+                                                         'set_token_pruning') < 1.0:
         raise ValueError(f'threshold {threshold!r} must be in [0, 1).')
     selectors = [m for m in model.modules() if isinstance(m, TokenSelector)]
     for selector in selectors:
