@@ -8,7 +8,7 @@
 Both see what :func:`~.model_inputs.run_network` runs, so their totals can be set beside the
 modes of :data:`~.op_costs.COUNT_MODES` (docs/cost_tools.md).
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
@@ -29,11 +29,14 @@ class _Network(nn.Module):
 
 
 @torch.no_grad()
-def reference_flops(model: nn.Module, batch: dict, forward: str = 'tensor') -> Dict[str, float]:
+def reference_flops(model: nn.Module, batch: dict,
+                    forward: str = 'tensor') -> Dict[str, Optional[float]]:
     """Multiply-adds of one preprocessed batch by torch's and mmengine's counters.
 
     Returns:
-        dict: ``{'torch FlopCounterMode / 2': ..., 'mmengine FlopAnalyzer': ...}``.
+        dict: ``{'torch FlopCounterMode / 2': ..., 'mmengine FlopAnalyzer': ...}``; the
+        analyzer's value is None where its JIT trace cannot follow the forward (a ``predict``
+        forward returns data samples, which a trace cannot carry).
     """
     from mmengine.analysis import FlopAnalyzer
     from torch.utils.flop_counter import FlopCounterMode
@@ -42,5 +45,11 @@ def reference_flops(model: nn.Module, batch: dict, forward: str = 'tensor') -> D
         run_network(model, batch, forward)
     analyzer = FlopAnalyzer(_Network(model, batch['data_samples'], forward), (batch['inputs'], ))
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    try:
+        analyzed: Optional[float] = float(analyzer.total())
+    except RuntimeError:
+        if forward == 'tensor':
+            raise
+        analyzed = None
     return {'torch FlopCounterMode / 2': torch_counter.get_total_flops() / 2,
-            'mmengine FlopAnalyzer': float(analyzer.total())}
+            'mmengine FlopAnalyzer': analyzed}

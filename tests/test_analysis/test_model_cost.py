@@ -158,6 +158,19 @@ def test_mmseg_mask2former_runs_with_default_forward(tmp_path, capsys):
     assert 'forward=predict' in printed and 'Input shape: (3, 64, 64)' in printed
 
 
+def test_compare_on_a_predict_forward(tmp_path, capsys):
+    # mmengine's FlopAnalyzer traces with JIT, which cannot carry the data samples a predict
+    # forward returns: its column says so instead of failing the whole tool.
+    path = write_config(tmp_path, 'mmseg_m2f.py', MMSEG_M2F)
+    out = tmp_path / 'flops.json'
+    _load_tool('get_flops').main([path, '--shape', '64', '64', '--compare', '--out', str(out)])
+    printed = capsys.readouterr().out
+    assert 'mmengine FlopAnalyzer: n/a (its JIT trace cannot follow a predict forward)' in printed
+    reference = json.loads(out.read_text())['reference']
+    assert reference['mmengine FlopAnalyzer'] is None
+    assert reference['torch FlopCounterMode / 2'] > 0
+
+
 def test_tensor_forward_kept_where_it_runs(tiny_segmenter):
     from mmeffseg.analysis.model_inputs import usable_forward
     assert usable_forward(tiny_segmenter[2], 'tensor') == ('tensor', None)

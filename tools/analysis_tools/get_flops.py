@@ -57,8 +57,11 @@ def main(argv=None):
     print(format_cost_table(summary, args.mode, title=f'{args.config}: {inputs}'))
     if args.compare:
         summary['reference'] = reference_flops(model, batches[0], args.forward)
-        print(', '.join(f'{name}: {value / 1e9:.4f} G' for name, value in
-                        summary['reference'].items()) + ' (first batch; 1 FLOP = 1 multiply-add)')
+        print(', '.join(
+            f'{name}: ' + ('n/a (its JIT trace cannot follow a predict forward)'
+                           if value is None else f'{value / 1e9:.4f} G')
+            for name, value in summary['reference'].items())
+            + ' (first batch; 1 FLOP = 1 multiply-add)')
     print_and_save(format_summary_block(summary, args.mode), summary, args.out)
 
 
