@@ -1,22 +1,23 @@
 """Encoder latency of an ECO-M2F model at every fixed exit, measured in one run.
 
 Prepares the deformable encoder's inputs for one batch (the pixel decoder's
-``encoder_inputs``), then times the encoder alone with
-every image forced to exit after k layers, for each k, interleaving the exits round by round so
-that load changes on a shared machine hit all exits alike. Prints, per exit, the median time,
-its ratio to the full encoder and the ideal ratio k / num_layers::
+``encoder_inputs``), then times the encoder alone with every image forced to exit after k
+layers, for each k, through the library's interleaved timing loop
+(:func:`mmeffseg.analysis.timing.benchmark_models`: every run alternates over the exits, so load
+changes on a shared machine hit all exits alike). Prints, per exit, the median time, its ratio
+to the full encoder and the ideal ratio k / num_layers::
 
     python tools/ecom2f/exit_timing.py \\
         configs/ecom2f/ecom2f-parent_r18-lite_1xb2-500i_coco128-panoptic.py \\
         --shape 512 512 --rounds 5 --repeats 3
 """
 import argparse
-import statistics
-import time
 
 import torch
+import torch.nn as nn
 
 from mmeffseg.analysis import add_input_args, add_model_args, input_batches, prepare, write_json
+from mmeffseg.analysis.timing import benchmark_models
 
 
 def parse_args(argv=None):
@@ -28,7 +29,8 @@ def parse_args(argv=None):
                         help='exits to time (default: 1..num_layers)')
     parser.add_argument('--warmup', type=int, default=2, help='untimed runs per exit first')
     parser.add_argument('--rounds', type=int, default=5, help='rounds over all exits')
-    parser.add_argument('--repeats', type=int, default=3, help='timed runs per exit and round')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='timed runs per exit and round (the exits alternate run by run)')
     parser.add_argument('--out', help='write the result as JSON here')
     return parser.parse_args(argv)
 
@@ -42,6 +44,21 @@ def encoder_call(model, batch: dict) -> tuple:
     with torch.no_grad():
         kwargs = decoder.encoder_inputs(model.extract_feat(batch['inputs']))
     return decoder.encoder, kwargs
+
+
+class EncoderAtExit(nn.Module):
+    """The encoder on fixed inputs with every image forced to exit after ``exit`` layers, as a
+    model the timing loop can run (``_forward`` ignores the batch it is handed)."""
+
+    def __init__(self, encoder: nn.Module, kwargs: dict, exit: int) -> None:
+        super().__init__()
+        self.encoder, self.kwargs, self.exit = encoder, kwargs, exit
+
+    def _forward(self, inputs=None, data_samples=None):
+        query = self.kwargs['query']
+        layers = torch.full((query.shape[0], ), self.exit, dtype=torch.long,
+                            device=query.device)
+        return self.encoder(**self.kwargs, num_layers_per_image=layers)
 
 
 def main(argv=None):
@@ -60,38 +77,24 @@ def main(argv=None):
         raise ValueError(f'--exits {bad} outside 1..{num_layers}.')
     batch_size = kwargs['query'].shape[0]
     device = kwargs['query'].device
-
-    def run(k):
-        kwargs['num_layers_per_image'] = torch.full((batch_size, ), k, dtype=torch.long,
-                                                    device=device)
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        encoder(**kwargs)
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        return time.perf_counter() - t0
-
-    times = {k: [] for k in exits}
+    runs = [EncoderAtExit(encoder, kwargs, k) for k in exits]
     with torch.no_grad():
-        for k in exits:
-            for _ in range(args.warmup):
-                run(k)
-        for _ in range(args.rounds):
-            for k in exits:
-                times[k] += [run(k) for _ in range(args.repeats)]
-    full = statistics.median(times[num_layers])
+        results = benchmark_models(runs, [[batch]] * len(runs), args.warmup,
+                                   args.rounds * args.repeats)
+    times = {k: r['latency'] for k, r in zip(exits, results)}
+    full = times[num_layers]['median']
     rows = []
     print(f'{args.config}: encoder of {num_layers} layers, {kwargs["query"].shape[1]} tokens, '
-          f'batch {batch_size}, device {device}, {args.rounds} rounds x {args.repeats} runs')
+          f'batch {batch_size}, device {device}, {args.rounds} rounds x {args.repeats} runs, '
+          'exits interleaved')
     print(f'{"exit":>4} {"median ms":>10} {"ratio":>7} {"k/" + str(num_layers):>7} '
           f'{"deviation":>9}')
     for k in exits:
-        med = statistics.median(times[k])
+        med = times[k]['median']
         ideal = k / num_layers
         dev = (med / full - ideal) / ideal
         rows.append(dict(exit=k, median_s=med, ratio=med / full, ideal=ideal, deviation=dev,
-                         n=len(times[k])))
+                         n=times[k]['n']))
         print(f'{k:>4} {med * 1e3:>10.2f} {med / full:>7.3f} {ideal:>7.3f} {dev * 100:>8.1f}%')
     if args.out:
         write_json(args.out, dict(config=args.config, num_layers=num_layers,
