@@ -203,6 +203,28 @@ class _HookTimer:
         self._tracker.__exit__(None, None, None)
 
 
+class TimedCall(nn.Module):
+    """A plain function as a model of :func:`benchmark_models`, so that op and sub-module timings
+    (an encoder at a fixed exit, a CPU core against the op it replaces) share the one timing
+    loop. ``_forward`` ignores the batch it is handed; pass ``module`` for the device.
+
+    Args:
+        fn (callable): Called without arguments on every forward.
+        module (nn.Module, optional): What ``fn`` runs (its device is the timing's device).
+    """
+
+    def __init__(self, fn: Callable[[], object], module: Optional[nn.Module] = None) -> None:
+        super().__init__()
+        self.fn, self.module = fn, module
+
+    def _forward(self, inputs=None, data_samples=None):
+        return self.fn()
+
+
+#: The one-image batch a :class:`TimedCall` is timed on.
+CALL_BATCH = dict(inputs=None, data_samples=[None])
+
+
 class _ModelSeries:
     """The timing state of one model: its batches, parts and measurements so far."""
 

@@ -11,12 +11,11 @@ Example:
     OMP_NUM_THREADS=1 python tools/analysis_tools/benchmark_cpu_ops.py --repeats 5
 """
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
 
-from mmeffseg.analysis import latency_stats
+from mmeffseg.analysis.timing import CALL_BATCH, TimedCall, benchmark_models
 from mmeffseg.ops import (CPU_DEFORM_ATTN_IMPLS, max_filter2d,
                           multi_scale_deformable_attn_gather)
 
@@ -34,14 +33,11 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def _time(fn, repeats: int) -> dict:
-    fn()  # warm-up
-    seconds = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - t0)
-    return latency_stats(seconds)
+def _time_pair(reference, replacement, repeats: int) -> tuple:
+    """Latency statistics of two calls, timed interleaved after one warm-up each."""
+    results = benchmark_models([TimedCall(reference), TimedCall(replacement)],
+                               [[CALL_BATCH]] * 2, warmup=1, repeats=repeats)
+    return results[0]['latency'], results[1]['latency']
 
 
 @torch.no_grad()
@@ -58,9 +54,9 @@ def main(argv=None):
     mmcv_core = CPU_DEFORM_ATTN_IMPLS['mmcv']
     diff = (mmcv_core(value, shapes, loc, attn) -
             multi_scale_deformable_attn_gather(value, shapes, loc, attn)).abs().max().item()
-    ref = _time(lambda: mmcv_core(value, shapes, loc, attn), args.repeats)
-    new = _time(lambda: multi_scale_deformable_attn_gather(value, shapes, loc, attn),
-                args.repeats)
+    ref, new = _time_pair(lambda: mmcv_core(value, shapes, loc, attn),
+                          lambda: multi_scale_deformable_attn_gather(value, shapes, loc, attn),
+                          args.repeats)
     print(f'deformable-attention core, {keys} queries, levels {args.levels}, '
           f'{args.heads}x{args.head_dims} channels, {args.points} points '
           f'({torch.get_num_threads()} thread(s), max abs diff {diff:.2e}):')
@@ -69,8 +65,8 @@ def main(argv=None):
 
     x = torch.randn(1, *args.map)
     same = torch.equal(F.max_pool2d(x, 3, 1, 1), max_filter2d(x, 3))
-    ref = _time(lambda: F.max_pool2d(x, 3, 1, 1), args.repeats)
-    new = _time(lambda: max_filter2d(x, 3), args.repeats)
+    ref, new = _time_pair(lambda: F.max_pool2d(x, 3, 1, 1), lambda: max_filter2d(x, 3),
+                          args.repeats)
     print(f'3x3 max-pool, stride 1, map {tuple(x.shape)} (equal outputs: {same}):')
     print(f"  F.max_pool2d {ref['median'] * 1e3:.1f} ms, max_filter2d {new['median'] * 1e3:.1f} "
           f"ms (median of {args.repeats}) -> {ref['median'] / new['median']:.2f}x faster")

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from mmeffseg.analysis import add_input_args, add_model_args, input_batches, prepare, write_json
-from mmeffseg.analysis.timing import benchmark_models
+from mmeffseg.analysis.timing import CALL_BATCH, TimedCall, benchmark_models
 
 
 def parse_args(argv=None):
@@ -46,19 +46,12 @@ def encoder_call(model, batch: dict) -> tuple:
     return decoder.encoder, kwargs
 
 
-class EncoderAtExit(nn.Module):
-    """The encoder on fixed inputs with every image forced to exit after ``exit`` layers, as a
-    model the timing loop can run (``_forward`` ignores the batch it is handed)."""
-
-    def __init__(self, encoder: nn.Module, kwargs: dict, exit: int) -> None:
-        super().__init__()
-        self.encoder, self.kwargs, self.exit = encoder, kwargs, exit
-
-    def _forward(self, inputs=None, data_samples=None):
-        query = self.kwargs['query']
-        layers = torch.full((query.shape[0], ), self.exit, dtype=torch.long,
-                            device=query.device)
-        return self.encoder(**self.kwargs, num_layers_per_image=layers)
+def run_at_exit(encoder: nn.Module, kwargs: dict, exit: int):
+    """A call of the encoder on fixed inputs with every image forced to exit after ``exit``
+    layers."""
+    query = kwargs['query']
+    layers = torch.full((query.shape[0], ), exit, dtype=torch.long, device=query.device)
+    return lambda: encoder(**kwargs, num_layers_per_image=layers)
 
 
 def main(argv=None):
@@ -77,9 +70,9 @@ def main(argv=None):
         raise ValueError(f'--exits {bad} outside 1..{num_layers}.')
     batch_size = kwargs['query'].shape[0]
     device = kwargs['query'].device
-    runs = [EncoderAtExit(encoder, kwargs, k) for k in exits]
+    runs = [TimedCall(run_at_exit(encoder, kwargs, k), encoder) for k in exits]
     with torch.no_grad():
-        results = benchmark_models(runs, [[batch]] * len(runs), args.warmup,
+        results = benchmark_models(runs, [[CALL_BATCH]] * len(runs), args.warmup,
                                    args.rounds * args.repeats)
     times = {k: r['latency'] for k, r in zip(exits, results)}
     full = times[num_layers]['median']
