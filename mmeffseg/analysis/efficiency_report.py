@@ -276,13 +276,23 @@ def _fmt(value, spec='.2f', none='n/a'):
 
 
 #: The part whose latency the table shows next to the whole model's, first found first.
-KEY_PARTS = (('panoptic_head.pixel_decoder', 'pixel decoder'), ('backbone', 'backbone'))
+#: The part whose latency the table shows next to the whole model's, first found first: a
+#: part name ending with one of these (mmdet's ``panoptic_head.pixel_decoder``, mmseg's
+#: ``decode_head.pixel_decoder``, any ``backbone``).
+KEY_PARTS = (('pixel_decoder', 'pixel decoder'), ('backbone', 'backbone'))
+
+
+def _part_named(names, suffix: str) -> Optional[str]:
+    """The shortest part name equal to ``suffix`` or ending with ``.suffix``."""
+    found = sorted((n for n in names if n == suffix or n.endswith('.' + suffix)), key=len)
+    return found[0] if found else None
 
 
 def _key_part(rows: List[dict]) -> Optional[tuple]:
-    for part, label in KEY_PARTS:
-        if all(part in r['timing'].get('parts', {}) for r in rows):
-            return part, label
+    for suffix, label in KEY_PARTS:
+        names = [_part_named(r['timing'].get('parts', {}), suffix) for r in rows]
+        if names[0] is not None and all(n == names[0] for n in names):
+            return names[0], label
     return None
 
 
@@ -305,18 +315,19 @@ def report_markdown(report: dict) -> str:
     lines = [
         '| model | role | {} | GFLOPs (full) | vs baseline | GFLOPs (paper) | '
         'pixel decoder / encoder GFLOPs | latency ms (median, IQR) | vs baseline | '
-        '{} latency ms (median) | vs baseline | images/s | params (M) | dynamic |'.format(
-            metric or 'quality', key_label),
-        '|' + '---|' * 14,
+        '{} latency ms (median) | vs baseline | images/s | peak MB | params (M) | '
+        'dynamic |'.format(metric or 'quality', key_label),
+        '|' + '---|' * 15,
     ]
     for r in rows:
         cost, timing = r['cost'], r['timing']
         full = cost['flops']['full']['mean']
         delta = 100.0 * (full - base_flops) / base_flops if base_flops else 0.0
         by_part = cost['by_part']['full']
-        pd = by_part.get('panoptic_head.pixel_decoder')
-        enc = by_part.get('panoptic_head.pixel_decoder.encoder')
-        base_pd = base['cost']['by_part']['full'].get('panoptic_head.pixel_decoder')
+        pd_name = _part_named(by_part, 'pixel_decoder')
+        pd = by_part.get(pd_name)
+        enc = by_part.get(f'{pd_name}.encoder')
+        base_pd = base['cost']['by_part']['full'].get(pd_name)
         pd_text = (f'{pd / 1e9:.2f} / {enc / 1e9:.2f}' if pd is not None and enc is not None
                    else 'n/a')
         if r is not base and pd is not None and base_pd:
@@ -349,6 +360,7 @@ def report_markdown(report: dict) -> str:
             f"{1e3 * lat['median']:.1f} ({1e3 * lat['iqr']:.1f}) | "
             f"{_ratio(lat['median'], base['timing']['latency']['median'], r is base)} | "
             f"{part_text} | {timing['throughput']:.2f} | "
+            f"{_fmt(timing.get('peak_memory_mb'), '.1f')} | "
             f"{cost['params']['total'] / 1e6:.2f} | {'; '.join(dyn) or '-'} |")
     timing0 = rows[0]['timing']
     # The CPU core only matters to models with deformable attention (and only on CPU).
@@ -363,7 +375,9 @@ def report_markdown(report: dict) -> str:
         + (f", {report['threads']} CPU thread(s)" if report.get('threads') else '')
         + (f", CPU deformable-attention core '{core}'" if core else '')
         + f"; all models timed interleaved ({timing0['warmup']} warm-up + "
-        f"{timing0['repeats']} timed forwards each), parts in a second tracked series.",
+        f"{timing0['repeats']} timed forwards each), parts in a second tracked series; "
+        'peak MB: peak memory growth of one forward (process RSS on CPU, '
+        'torch.cuda.max_memory_allocated on CUDA).',
     ]
     if report.get('train_iters'):
         notes.append(f"Quality after {report['train_iters']} training iterations from scratch "

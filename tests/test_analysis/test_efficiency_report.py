@@ -116,3 +116,29 @@ def test_plot_shows_quality_against_cost_and_latency_from_zero(tmp_path):
     panels = report_plot(report, str(tmp_path / 'c.png'))
     assert len(panels) == 1 and 'latency' in panels[0]['ylabel']
     assert osp.getsize(tmp_path / 'q.png') > 1000 and osp.getsize(tmp_path / 'c.png') > 1000
+
+
+def _row(name, pd_flops, pd_ms, peak):
+    part = 'decode_head.pixel_decoder'  # mmseg's name of the part
+    return dict(
+        name=name, role='baseline' if name == 'base' else 'method', quality=50.0, metric='mIoU',
+        inputs='first 1 test image(s)',
+        cost=dict(flops=dict(full=dict(mean=2e9), paper=dict(mean=2e9)),
+                  by_part=dict(full={part: pd_flops, f'{part}.encoder': pd_flops / 2}),
+                  params=dict(total=1e6), dynamic={}, by_category={}),
+        timing=dict(latency=dict(median=0.2, iqr=0.01), throughput=5.0, peak_memory_mb=peak,
+                    device='cpu', warmup=1, repeats=3,
+                    parts={part: dict(median=pd_ms / 1e3), 'backbone': dict(median=0.05)}))
+
+
+def test_markdown_finds_the_mmseg_pixel_decoder_and_shows_peak_memory():
+    from mmeffseg.analysis.efficiency_report import report_markdown
+    report = dict(rows=[_row('base', 1e9, 100.0, 12.5), _row('method', 5e8, 40.0, None)])
+    table = report_markdown(report).splitlines()
+    assert 'pixel decoder latency ms' in table[0] and 'peak MB' in table[0]
+    base_cells = [c.strip() for c in table[2].split('|')]
+    method_cells = [c.strip() for c in table[3].split('|')]
+    # pixel decoder GFLOPs / encoder GFLOPs, with the ratio to the baseline's
+    assert base_cells[7] == '1.00 / 0.50' and method_cells[7] == '0.50 / 0.25 (0.500x)'
+    assert method_cells[10] == '40.0' and method_cells[11] == '0.400x'
+    assert base_cells[13] == '12.5' and method_cells[13] == 'n/a'
