@@ -118,7 +118,7 @@ def test_plot_shows_quality_against_cost_and_latency_from_zero(tmp_path):
     assert osp.getsize(tmp_path / 'q.png') > 1000 and osp.getsize(tmp_path / 'c.png') > 1000
 
 
-def _row(name, pd_flops, pd_ms, peak):
+def _table_row(name, pd_flops, pd_ms, peak):
     part = 'decode_head.pixel_decoder'  # mmseg's name of the part
     return dict(
         name=name, role='baseline' if name == 'base' else 'method', quality=50.0, metric='mIoU',
@@ -133,7 +133,8 @@ def _row(name, pd_flops, pd_ms, peak):
 
 def test_markdown_finds_the_mmseg_pixel_decoder_and_shows_peak_memory():
     from mmeffseg.analysis.efficiency_report import report_markdown
-    report = dict(rows=[_row('base', 1e9, 100.0, 12.5), _row('method', 5e8, 40.0, None)])
+    report = dict(rows=[_table_row('base', 1e9, 100.0, 12.5),
+                        _table_row('method', 5e8, 40.0, None)])
     table = report_markdown(report).splitlines()
     assert 'pixel decoder latency ms' in table[0] and 'peak MB' in table[0]
     base_cells = [c.strip() for c in table[2].split('|')]
