@@ -18,9 +18,14 @@ def _models(metafile):
         return yaml.safe_load(f)['Models']
 
 
+# Config folders that hold no model config: bases, and study specs (lists of steps that name
+# the model configs of the other folders).
+NOT_MODEL_FOLDERS = ('_base_', 'study')
+
+
 def test_one_metafile_per_config_folder():
     folders = sorted(osp.basename(d) for d in glob.glob(osp.join(REPO, 'configs', '*'))
-                     if osp.basename(d) != '_base_')
+                     if osp.basename(d) not in NOT_MODEL_FOLDERS)
     assert sorted(_index()) == [f'configs/{d}/metafile.yml' for d in folders]
 
 
@@ -46,3 +51,10 @@ def test_mim_reads_the_index():
     algm = search.filter_by_models(table, ['algm']).index.tolist()
     assert algm and all(name.startswith('algm_') for name in algm)
     assert 'flops(G)' in table.columns
+
+
+def test_study_folder_holds_no_model_config():
+    from mmengine.config import Config
+    for path in glob.glob(osp.join(REPO, 'configs', 'study', '*.py')):
+        spec = Config.fromfile(path)
+        assert 'model' not in spec and spec.steps, path
