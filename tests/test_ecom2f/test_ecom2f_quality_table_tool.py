@@ -227,3 +227,14 @@ def test_exits_beyond_encoder_refused_before_build(setup, repo_root, capsys, mon
     with pytest.raises(ValueError, match=r'--exits.*\[7\].*6 layers'):
         tool.main([cfg, ckpt, '--out', out, '--exits', '2', '7'])
     assert not [p for p in os.listdir(tmp) if p.startswith('deep.json')]
+
+
+def test_unwritable_out_folder_refused_before_build(setup, repo_root, capsys, monkeypatch):
+    tmp, cfg, ckpt = setup
+    blocker = tmp / 'a_file'
+    blocker.write_text('')
+    tool = _tool(repo_root)
+    monkeypatch.setattr(tool, 'build', lambda *a: pytest.fail('model built before the probe'))
+    with pytest.raises(OSError, match=r'folder of --out .*a_file.* is not writable'):
+        tool.main([cfg, ckpt, '--out', str(tmp / 'ok.json'), str(blocker / 't.json'),
+                   '--metric', 'pq', 'miou'])

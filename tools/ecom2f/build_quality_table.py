@@ -192,7 +192,8 @@ def main(argv=None) -> None:
     rank, world_size = get_dist_info()
     cfg = load_config(args.config, args.cfg_options)
     check_exit_args(args, cfg)
-    prepare_output_dir(osp.dirname(osp.abspath(args.out[0])), 'folder of --out')
+    for folder in sorted({osp.dirname(osp.abspath(p)) for p in args.out}):
+        prepare_output_dir(folder, 'folder of --out')  # before any work, not after it
     if args.overwrite and rank == 0:
         remove_partials(args.out[0])
     barrier()
