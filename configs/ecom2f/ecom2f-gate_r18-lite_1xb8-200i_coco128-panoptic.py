@@ -8,6 +8,9 @@ _base_ = ['./ecom2f-parent_r18-lite_1xb2-500i_coco128-panoptic.py']
 
 parent_work_dir = 'work_dirs/ecom2f-parent_r18-lite_1xb2-500i_coco128-panoptic'
 load_from = parent_work_dir + '/iter_500.pth'
+# ECO-M2F Step A, the parent:
+load_from_made_by = ('python tools/train.py '
+                     'configs/ecom2f/ecom2f-parent_r18-lite_1xb2-500i_coco128-panoptic.py')
 max_iters = 200
 
 model = dict(

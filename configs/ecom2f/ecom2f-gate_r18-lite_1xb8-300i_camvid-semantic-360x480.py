@@ -8,6 +8,9 @@ _base_ = ['./ecom2f-parent_r18-lite_1xb4-2k_camvid-semantic-360x480.py', './_bas
 
 parent_work_dir = 'work_dirs/ecom2f-parent_r18-lite_1xb4-2k_camvid-semantic-360x480'
 load_from = parent_work_dir + '/iter_2000.pth'
+# ECO-M2F Step A, the parent:
+load_from_made_by = ('python tools/train.py '
+                     'configs/ecom2f/ecom2f-parent_r18-lite_1xb4-2k_camvid-semantic-360x480.py')
 max_iters = 300
 model = dict(_base_.ecom2f_gate_model, quality_table=parent_work_dir + '/quality_table_train.json')
 optim_wrapper = _base_.ecom2f_gate_optim_wrapper

@@ -6,6 +6,9 @@ _base_ = ['./ecom2f-parent_r18-lite_1xb2-300i_embedded-panoptic.py']
 
 parent_work_dir = 'work_dirs/ecom2f-parent_r18-lite_1xb2-300i_embedded-panoptic'
 load_from = parent_work_dir + '/iter_300.pth'
+# ECO-M2F Step A, the parent:
+load_from_made_by = ('python tools/train.py '
+                     'configs/ecom2f/ecom2f-parent_r18-lite_1xb2-300i_embedded-panoptic.py')
 max_iters = 30
 
 model = dict(

@@ -6,6 +6,9 @@ _base_ = ['./ecom2f-parent_r50_8xb2-lsj-50e_coco-panoptic.py']
 
 parent_work_dir = 'work_dirs/ecom2f-parent_r50_8xb2-lsj-50e_coco-panoptic'
 load_from = parent_work_dir + '/iter_368750.pth'
+# ECO-M2F Step A, the parent:
+load_from_made_by = ('bash tools/dist_train.sh '
+                     'configs/ecom2f/ecom2f-parent_r50_8xb2-lsj-50e_coco-panoptic.py 8')
 max_iters = 15000
 
 model = dict(

@@ -8,6 +8,9 @@ _base_ = ['./ecom2f-parent_r50_8xb2-90k_cityscapes-512x1024.py', './_base_/ecom2
 
 parent_work_dir = 'work_dirs/ecom2f-parent_r50_8xb2-90k_cityscapes-512x1024'
 load_from = parent_work_dir + '/iter_90000.pth'
+# ECO-M2F Step A, the parent:
+load_from_made_by = ('bash tools/dist_train.sh '
+                     'configs/ecom2f/ecom2f-parent_r50_8xb2-90k_cityscapes-512x1024.py 8')
 max_iters = 1000
 model = dict(_base_.ecom2f_gate_model, quality_table=parent_work_dir + '/quality_table_train.json')
 optim_wrapper = _base_.ecom2f_gate_optim_wrapper

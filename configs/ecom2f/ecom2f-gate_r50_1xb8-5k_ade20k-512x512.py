@@ -8,6 +8,9 @@ _base_ = ['./ecom2f-parent_r50_8xb2-160k_ade20k-512x512.py', './_base_/ecom2f-ga
 
 parent_work_dir = 'work_dirs/ecom2f-parent_r50_8xb2-160k_ade20k-512x512'
 load_from = parent_work_dir + '/iter_160000.pth'
+# ECO-M2F Step A, the parent:
+load_from_made_by = ('bash tools/dist_train.sh '
+                     'configs/ecom2f/ecom2f-parent_r50_8xb2-160k_ade20k-512x512.py 8')
 max_iters = 5000
 model = dict(_base_.ecom2f_gate_model, quality_table=parent_work_dir + '/quality_table_train.json')
 optim_wrapper = _base_.ecom2f_gate_optim_wrapper

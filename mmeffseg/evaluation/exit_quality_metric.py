@@ -11,6 +11,7 @@ and returns the mean quality of each exit.
 import glob
 import json
 import os
+import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -28,14 +29,74 @@ from mmeffseg.models.gates import check_exits, write_quality_table
 QUALITY_METRICS = ('pq', 'miou')
 
 
+def partial_paths(prefix: str) -> List[str]:
+    """The partial files (one per rank of every run so far) of the tables at ``prefix``."""
+    return sorted(glob.glob(glob.escape(prefix) + '.part*.jsonl'))
+
+
+def remove_partials(prefix: str) -> None:
+    """Discard the partial files of ``prefix`` (a finished table or ``--overwrite``)."""
+    for path in partial_paths(prefix):
+        os.remove(path)
+
+
+def read_partial_header(path: str) -> Optional[dict]:
+    """The header record (first line) of a partial file: the settings its rows were made with.
+
+    Returns None when the file holds nothing yet (missing, empty, or a first line cut short by
+    an interruption, with nothing after it).
+
+    Raises:
+        ValueError: the file holds rows but no header (written by an older tool, or not by
+            Step B): its rows cannot be trusted to match the current run.
+    """
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        first, rest = f.readline(), f.readline()
+    try:
+        header = json.loads(first).get('header') if first.strip() else None
+    except (ValueError, AttributeError):
+        header = None
+    if isinstance(header, dict):
+        return header
+    if not first.strip() or (not rest and not first.endswith('\n')):
+        return None
+    raise ValueError(f'Step-B partial file {path} has no header record, so it is not known '
+                     'which checkpoint, exits and settings its rows come from; delete it or '
+                     'pass --overwrite to discard the partial files.')
+
+
+def check_partials(prefix: str, header: dict) -> None:
+    """Refuse to resume from partial files made with other settings than ``header``.
+
+    Raises:
+        ValueError: naming the partial file and the first field that differs, with both values.
+    """
+    header = json.loads(json.dumps(header))  # compare as stored (tuples become lists)
+    for path in partial_paths(prefix):
+        old = read_partial_header(path)
+        if old is None:
+            continue
+        for field in sorted(set(old) | set(header)):
+            if old.get(field) != header.get(field):
+                raise ValueError(
+                    f'Step-B partial file {path} was made with {field}={old.get(field)!r}, this '
+                    f'run has {field}={header.get(field)!r}; resuming would mix rows of both '
+                    f'into one table. Run again with the same settings to resume, or pass '
+                    f'--overwrite to discard the partial files.')
+
+
 def read_partials(prefix: str) -> Dict[str, Dict[str, List[float]]]:
     """Rows finished by earlier (interrupted) runs: ``{img_id: {metric: [q per exit]}}``."""
     done: Dict[str, Dict[str, List[float]]] = {}
-    for path in sorted(glob.glob(glob.escape(prefix) + '.part*.jsonl')):
+    for path in partial_paths(prefix):
         with open(path) as f:
             for line in f:
                 try:
                     rec = json.loads(line)
+                    if 'header' in rec:
+                        continue
                     done.setdefault(str(rec['img_id']), {}).update(
                         {m: [float(q) for q in v] for m, v in rec['quality'].items()})
                 except (ValueError, KeyError, TypeError, AttributeError):
@@ -59,6 +120,9 @@ class ExitQualityMetric(BaseMetric):
         cat_ids (Sequence[int], optional): Dataset category id of each contiguous label of a
             panoptic prediction; default: looked up by class name in ``ann_file``.
         metadata (dict, optional): Extra provenance written into each table.
+        header (dict, optional): The run's settings, written as the first line of each new
+            partial file and compared (:func:`check_partials`) before rows are merged; None
+            writes no header.
         collect_device (str): As in mmengine. Defaults to ``'cpu'``.
     """
 
@@ -73,6 +137,7 @@ class ExitQualityMetric(BaseMetric):
                  seg_prefix: Optional[str] = None,
                  cat_ids: Optional[Sequence[int]] = None,
                  metadata: Optional[dict] = None,
+                 header: Optional[dict] = None,
                  collect_device: str = 'cpu') -> None:
         super().__init__(collect_device=collect_device)
         self.exits = check_exits(exits, 'ExitQualityMetric')
@@ -90,6 +155,7 @@ class ExitQualityMetric(BaseMetric):
         self._cat_ids = None if cat_ids is None else list(cat_ids)
         self._gt: Optional[CocoPanopticGroundTruth] = None
         self.metadata = dict(metadata or {})
+        self.header = None if header is None else dict(header)
 
     # ------------------------------------------------------------------ scoring
     @property
@@ -144,7 +210,11 @@ class ExitQualityMetric(BaseMetric):
         if len(data_samples) % len(self.exits):
             raise ValueError(f'ExitQualityMetric: got {len(data_samples)} predictions, not a '
                              f'multiple of the {len(self.exits)} exits {list(self.exits)}.')
-        with open(f'{self.partial_prefix}.part{get_rank()}.jsonl', 'a') as part:
+        path = f'{self.partial_prefix}.part{get_rank()}.jsonl'
+        fresh = self.header is not None and read_partial_header(path) is None
+        with open(path, 'w' if fresh else 'a') as part:
+            if fresh:
+                part.write(json.dumps(dict(header=self.header)) + '\n')
             for start in range(0, len(data_samples), len(self.exits)):
                 preds = data_samples[start:start + len(self.exits)]
                 ran = [int(p['exit_layers']) for p in preds]
@@ -163,6 +233,8 @@ class ExitQualityMetric(BaseMetric):
     # ------------------------------------------------------------------ tables
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
         """Merge with earlier runs' rows, write the tables, return each exit's mean."""
+        if self.header is not None:
+            check_partials(self.partial_prefix, self.header)
         rows = read_partials(self.partial_prefix)
         for img_id, quality in results:
             rows.setdefault(img_id, {}).update(quality)
@@ -178,6 +250,5 @@ class ExitQualityMetric(BaseMetric):
                                                                       metric=metric))
             mean = np.asarray(list(table.values()), dtype=np.float64).mean(0)
             metrics.update({f'{metric}_exit_{k}': float(v) for k, v in zip(self.exits, mean)})
-        for path in glob.glob(glob.escape(self.partial_prefix) + '.part*.jsonl'):
-            os.remove(path)
+        remove_partials(self.partial_prefix)
         return metrics

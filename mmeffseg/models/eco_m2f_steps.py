@@ -13,6 +13,7 @@ bases and provides :attr:`pixel_decoder`; the mixin's ``__init__`` takes ECO-M2F
 """
 import contextlib
 import copy
+import difflib
 import os.path as osp
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Union
 
@@ -24,8 +25,11 @@ from mmeffseg.models.encoders import ScheduledDeformableEncoder
 from mmeffseg.models.gates import ExitQualityTable, check_exit_range, check_exits
 
 TRAIN_MODES = ('parent', 'gate')
-ECO_M2F_ARGS = ('exits', 'exit_probs', 'exit_loss_weights', 'train_mode', 'quality_table', 'beta')
+ECO_M2F_ARGS = ('exits', 'exit_probs', 'exit_loss_weights', 'train_mode', 'quality_table', 'beta',
+                'quality_table_check')
 ExitArg = Union[int, Sequence[int], Tensor]
+#: ECO-M2F's own ``test_cfg`` keys; a host adds its base class's (``HOST_TEST_CFG_KEYS``).
+EXIT_TEST_CFG_KEYS = ('exit_layers', )
 
 
 def pop_eco_m2f_args(kwargs: dict) -> dict:
@@ -78,6 +82,10 @@ class EcoM2FStepsMixin:
       without a gate). ``with model.forced_exits(k_or_list):`` overrides both.
     """
 
+    #: The ``test_cfg`` keys the host's base class reads; any other key (but the exit keys)
+    #: is refused, so a misspelt setting cannot be ignored silently.
+    HOST_TEST_CFG_KEYS: tuple = ()
+
     # ------------------------------------------------------------------ host interface
     @property
     def pixel_decoder(self) -> torch.nn.Module:
@@ -100,7 +108,8 @@ class EcoM2FStepsMixin:
                      exit_loss_weights: Union[str, Sequence[float]] = 'linear',
                      train_mode: str = 'parent',
                      quality_table: Optional[str] = None,
-                     beta: float = 0.0) -> None:
+                     beta: float = 0.0,
+                     quality_table_check: bool = True) -> None:
         """Check and store ECO-M2F's settings (the host's ``__init__`` arguments).
 
         Args:
@@ -116,6 +125,11 @@ class EcoM2FStepsMixin:
                 ``train_mode='gate'``.
             beta (float): Price of one encoder layer in quality units for the gate labels.
                 Defaults to 0.
+            quality_table_check (bool): Before Step C trains, compare the dataset and the
+                parent checkpoint the table records with ``train_dataloader`` and
+                ``load_from`` (:meth:`ExitQualityTable.check_source`, run by
+                ``ExitGateLabelHook``) and refuse a mismatch. False skips it (data or
+                checkpoint only moved). Defaults to True.
         """
         owner = type(self).__name__
         encoder = getattr(self.pixel_decoder, 'encoder', None)
@@ -138,6 +152,10 @@ class EcoM2FStepsMixin:
                              f'per extra encoder layer).')
         self.beta = float(beta)
         self.quality_table_path = quality_table
+        if not isinstance(quality_table_check, bool):
+            raise ValueError(f'{owner}: quality_table_check={quality_table_check!r} must be True '
+                             f'or False.')
+        self.quality_table_check = quality_table_check
         self._quality_table: Optional[ExitQualityTable] = None
         gate = self.gate
         if gate is not None and tuple(gate.exits) != self.exits:
@@ -153,6 +171,7 @@ class EcoM2FStepsMixin:
             # Step C trains the gate alone; frozen parameters get no gradient and no update.
             self.requires_grad_(False)
             gate.requires_grad_(True)
+        self._check_test_cfg_keys()
         self._check_test_exit(self._test_exit_cfg())
         self._exit_override: Optional[ExitArg] = None
 
@@ -201,6 +220,15 @@ class EcoM2FStepsMixin:
 
     def _test_exit_cfg(self) -> Optional[int]:
         return self.test_cfg.get('exit_layers', None) if self.test_cfg else None
+
+    def _check_test_cfg_keys(self) -> None:
+        known = tuple(self.HOST_TEST_CFG_KEYS) + EXIT_TEST_CFG_KEYS
+        for key in (self.test_cfg or {}):
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f'did you mean {close[0]!r}? ' if close else ''
+                raise ValueError(f'{type(self).__name__}: unknown test_cfg key {key!r}; {hint}'
+                                 f'known keys: {sorted(known)}.')
 
     def _check_test_exit(self, k: Optional[int]) -> None:
         if k is None:

@@ -48,6 +48,9 @@ def test_config_is_the_named_step(path):
         parent = osp.basename(osp.dirname(cfg.load_from))
         assert osp.isfile(osp.join(CFG_DIR, parent + '.py')), parent
         assert parent in model.quality_table
+        # A missing parent checkpoint is named with the command that trains it (Step A).
+        assert cfg.load_from_made_by.split()[2] == osp.relpath(
+            osp.join(CFG_DIR, parent + '.py'), osp.dirname(osp.dirname(CFG_DIR)))
 
 
 @pytest.mark.parametrize('path', [p for p in CONFIGS if 'r18-lite' in p], ids=osp.basename)

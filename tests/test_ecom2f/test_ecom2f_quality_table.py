@@ -105,3 +105,22 @@ def test_malformed(tmp_path):
     p.write_text(json.dumps({'quality': {}}))
     with pytest.raises(ValueError, match='metadata'):
         ExitQualityTable(str(p))
+
+
+def test_full_disk_keeps_previous_table(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from mmeffseg.utils import output_files
+    path = str(tmp_path / 't.json')
+    write_quality_table(path, {1: [0.5] * 5}, EXITS)
+    before = open(path).read()
+
+    def no_space(src, dst):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(output_files.os, 'replace', no_space)
+    with pytest.raises(OSError, match='t.json'):
+        write_quality_table(path, {1: [0.1] * 5, 2: [0.2] * 5}, EXITS)
+    assert open(path).read() == before  # not truncated, not half-written
+    assert os.listdir(tmp_path) == ['t.json']  # no temporary file left behind

@@ -35,14 +35,28 @@ def setup(tmp_path_factory):
     return tmp, cfg_path, ckpt
 
 
-def _run_in_process(args, repo_root, capsys):
-    """Run the tool's main() here: saves a torch/mmdet import per run."""
+def _tool(repo_root):
     spec = importlib.util.spec_from_file_location('build_quality_table',
                                                   osp.join(repo_root, TOOL))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    tool.main(args)
+    return tool
+
+
+def _run_in_process(args, repo_root, capsys):
+    """Run the tool's main() here: saves a torch/mmdet import per run."""
+    _tool(repo_root).main(args)
     return capsys.readouterr().out
+
+
+def _write_partial(path, repo_root, args, rows, exits=EXITS):
+    """A partial file as an interrupted run of the tool with ``args`` leaves it."""
+    tool = _tool(repo_root)
+    header = tool.run_header(tool.parse_args(args), exits)
+    with open(path, 'w') as f:
+        f.write(json.dumps(dict(header=header)) + '\n')
+        for row in rows:
+            f.write(row if isinstance(row, str) else json.dumps(row) + '\n')
 
 
 def _free_port() -> int:
@@ -84,21 +98,22 @@ def test_single_distributed_and_resume_agree(setup, repo_root, capsys):
 
     # Interrupted in one process, resumed in two: the same bytes again.
     other = str(tmp / 'other.json')
-    with open(other + '.part0.jsonl', 'w') as f:
-        for img_id in ('100', '103'):
-            f.write(json.dumps(dict(img_id=int(img_id),
-                                    quality=dict(miou=table['quality'][img_id]))) + '\n')
+    _write_partial(other + '.part0.jsonl', repo_root, [cfg, ckpt, '--out', other, '--metric',
+                                                       'miou'],
+                   [dict(img_id=int(i), quality=dict(miou=table['quality'][i]))
+                    for i in ('100', '103')])
     _run_torchrun([cfg, ckpt, '--out', other, '--metric', 'miou'], repo_root)
     assert json.load(open(other))['quality'] == table['quality']
     assert not [p for p in os.listdir(tmp) if p.startswith('other.json.part')]
 
     # Resume: an interrupted run left two finished images (one with a marker value that
     # must survive, proving it was not recomputed) and a truncated line.
-    with open(resumed + '.part0.jsonl', 'w') as f:
-        f.write(json.dumps(dict(img_id=101, quality=dict(miou=[0.123] * 5))) + '\n')
-        f.write(json.dumps(dict(img_id=103, quality=dict(miou=table['quality']['103']))) + '\n')
-        f.write(json.dumps(dict(img_id=102, quality=dict(pq=[0.5] * 5))) + '\n')  # no miou
-        f.write('{"img_id": 104, "qual')
+    _write_partial(resumed + '.part0.jsonl', repo_root,
+                   [cfg, ckpt, '--out', resumed, '--metric', 'miou'],
+                   [dict(img_id=101, quality=dict(miou=[0.123] * 5)),
+                    dict(img_id=103, quality=dict(miou=table['quality']['103'])),
+                    dict(img_id=102, quality=dict(pq=[0.5] * 5)),  # no miou: redone
+                    '{"img_id": 104, "qual'])
     out = _run_in_process([cfg, ckpt, '--out', resumed, '--metric', 'miou'], repo_root,
                           capsys)
     assert '2 done before' in out
@@ -129,3 +144,97 @@ def test_missing_checkpoint(setup, repo_root, capsys):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         _run_in_process([cfg, str(tmp / 'nope.pth'), '--out', str(tmp / 'x.json')],
                         repo_root, capsys)
+
+
+# ---------------------------------------------------------------- provenance (issue 14)
+def _partial_args(tmp, cfg, ckpt, name):
+    out = str(tmp / name)
+    return out, [cfg, ckpt, '--out', out, '--metric', 'miou', '--limit', '2']
+
+
+@pytest.mark.parametrize('change, field', [
+    (['--exits', '2', '6'], 'exits'),
+    (['--cfg-options', 'model.panoptic_head.num_queries=8'], 'cfg_options'),
+    (['--metric', 'pq'], 'metrics'),
+    (['--limit', '3'], 'limit'),
+])
+def test_resume_refuses_partial_of_other_settings(setup, repo_root, capsys, change, field):
+    tmp, cfg, ckpt = setup
+    out, args = _partial_args(tmp, cfg, ckpt, f'mixed_{field}.json')
+    _write_partial(out + '.part0.jsonl', repo_root, args,
+                   [dict(img_id=100, quality=dict(miou=[0.5] * 5))])
+    with pytest.raises(ValueError, match=rf'{out}\.part0\.jsonl was made with {field}='):
+        _run_in_process(args + change, repo_root, capsys)
+    assert not osp.exists(out)  # nothing mixed, nothing written
+
+
+def test_resume_refuses_partial_of_other_checkpoint(setup, repo_root, capsys):
+    tmp, cfg, ckpt = setup
+    out, args = _partial_args(tmp, cfg, ckpt, 'other_ckpt.json')
+    _write_partial(out + '.part0.jsonl', repo_root, args,
+                   [dict(img_id=100, quality=dict(miou=[0.5] * 5))])
+    retrained = str(tmp / 'retrained.pth')
+    torch.save(dict(state_dict=build_tiny(seed=1).state_dict()), retrained)
+    with pytest.raises(ValueError, match=r'other_ckpt\.json\.part0\.jsonl was made with '
+                                         r'checkpoint='):
+        _run_in_process([cfg, retrained] + args[2:], repo_root, capsys)
+    # The same path, rewritten (a parent trained again): size/mtime differ, also refused.
+    _write_partial(out + '.part0.jsonl', repo_root, [cfg, retrained] + args[2:],
+                   [dict(img_id=100, quality=dict(miou=[0.5] * 5))])
+    os.utime(retrained, (1, 1))
+    with pytest.raises(ValueError, match='checkpoint='):
+        _run_in_process([cfg, retrained] + args[2:], repo_root, capsys)
+
+
+def test_headerless_partial_refused_and_overwrite_discards(setup, repo_root, capsys):
+    tmp, cfg, ckpt = setup
+    out, args = _partial_args(tmp, cfg, ckpt, 'headerless.json')
+    with open(out + '.part1.jsonl', 'w') as f:  # an old tool's partial: rows, no header
+        f.write(json.dumps(dict(img_id=100, quality=dict(miou=[0.123] * 5))) + '\n')
+    with pytest.raises(ValueError, match=r'headerless\.json\.part1\.jsonl has no header'):
+        _run_in_process(args, repo_root, capsys)
+    text = _run_in_process(args + ['--overwrite'], repo_root, capsys)
+    assert '0 done before' in text
+    assert json.load(open(out))['quality']['100'] != [0.123] * 5  # recomputed, not reused
+    assert not [p for p in os.listdir(tmp) if p.startswith('headerless.json.part')]
+
+
+def test_table_records_dataset_and_checkpoint(setup, repo_root, capsys):
+    tmp, cfg, ckpt = setup
+    out, args = _partial_args(tmp, cfg, ckpt, 'provenance.json')
+    _run_in_process(args, repo_root, capsys)
+    meta = json.load(open(out))['metadata']
+    assert meta['checkpoint_file']['path'] == osp.realpath(ckpt)
+    assert meta['checkpoint_file']['size'] == os.path.getsize(ckpt)
+    assert meta['dataset']['ann_file'].endswith('.json')
+    assert set(meta['dataset']['data_prefix']) == {'img', 'seg'}
+
+
+@pytest.mark.parametrize('limit', ['0', '-1'])
+def test_limit_below_one_refused(setup, repo_root, capsys, limit):
+    tmp, cfg, ckpt = setup
+    out = str(tmp / 'limit.json')
+    with pytest.raises(SystemExit):
+        _run_in_process([cfg, ckpt, '--out', out, '--limit', limit], repo_root, capsys)
+    assert '--limit' in capsys.readouterr().err and not osp.exists(out)
+
+
+def test_exits_beyond_encoder_refused_before_build(setup, repo_root, capsys, monkeypatch):
+    tmp, cfg, ckpt = setup
+    out = str(tmp / 'deep.json')
+    tool = _tool(repo_root)
+    monkeypatch.setattr(tool, 'build', lambda *a: pytest.fail('model built before the check'))
+    with pytest.raises(ValueError, match=r'--exits.*\[7\].*6 layers'):
+        tool.main([cfg, ckpt, '--out', out, '--exits', '2', '7'])
+    assert not [p for p in os.listdir(tmp) if p.startswith('deep.json')]
+
+
+def test_unwritable_out_folder_refused_before_build(setup, repo_root, capsys, monkeypatch):
+    tmp, cfg, ckpt = setup
+    blocker = tmp / 'a_file'
+    blocker.write_text('')
+    tool = _tool(repo_root)
+    monkeypatch.setattr(tool, 'build', lambda *a: pytest.fail('model built before the probe'))
+    with pytest.raises(OSError, match=r'folder of --out .*a_file.* is not writable'):
+        tool.main([cfg, ckpt, '--out', str(tmp / 'ok.json'), str(blocker / 't.json'),
+                   '--metric', 'pq', 'miou'])

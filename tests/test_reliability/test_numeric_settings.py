@@ -37,3 +37,22 @@ def test_numbers_still_accepted():
     selector = TokenSelector(layer=3, embed_dims=16, threshold=0, tau=2, loss_weight=1)
     assert (selector.threshold, selector.tau, selector.loss_weight) == (0.0, 2.0, 1.0)
     assert isinstance(selector.tau, float)
+
+
+@pytest.mark.parametrize('schedule, bad', [([1, 2.5, 3], '2.5'), ([1, 2.0, 3], '2.0'),
+                                           ([1, True, 3], 'True'), ([1, '2', 3], "'2'")])
+def test_level_schedule_refuses_non_integers(schedule, bad):
+    from mmeffseg.models.encoders import ScheduledDeformableEncoder
+    from mmeffseg.testing.tiny_pixel_decoder import tiny_encoder
+    with pytest.raises(ValueError, match=rf'ScheduledDeformableEncoder: level_schedule=.* entry '
+                                         rf'must be an integer, got {bad}'):
+        ScheduledDeformableEncoder(level_schedule=schedule, **tiny_encoder(3))
+
+
+@pytest.mark.parametrize('value', ['0.1', None, True])
+def test_token_recalibration_temperature_names_the_key(value):
+    from mmeffseg.models.encoders.token_recalibration import TokenRecalibration
+    with pytest.raises(ValueError, match=rf'TokenRecalibration: temperature must be a number, '
+                                         rf'got {value!r}'):
+        TokenRecalibration(embed_dims=16, temperature=value)
+    assert TokenRecalibration(embed_dims=16, temperature=1).temperature == 1.0

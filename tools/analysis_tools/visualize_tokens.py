@@ -27,7 +27,7 @@ from mmeffseg.analysis.model_inputs import collect_images
 from mmeffseg.apis import build_model
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Draw merged / pruned token regions')
     parser.add_argument('config', help='model config (backbone: ReducerViT)')
     parser.add_argument('--checkpoint', default=None, help='checkpoint (default: random init)')
@@ -42,7 +42,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.backbone.reducers.0.tau=0.9')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def fit_image(image: np.ndarray, size) -> np.ndarray:
@@ -121,8 +121,22 @@ def tile(panels: List[np.ndarray], per_row: int = PANELS_PER_ROW) -> np.ndarray:
     return np.concatenate(rows, axis=0)
 
 
-def main() -> None:
-    args = parse_args()
+def read_image(path: str) -> np.ndarray:
+    """The image at ``path`` (BGR); a file that cannot be decoded is named."""
+    try:
+        image = mmcv.imread(path)
+    except cv2.error:  # an empty file fails inside OpenCV's decoder instead of giving None
+        image = None
+    if image is None:
+        raise ValueError(f'--images: {path} is not a readable image (corrupt, empty or another '
+                         f'format); replace it or leave it out')
+    return image
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    # Every image is decoded before the model is built, so a bad file fails in a second.
+    images = [(path, read_image(path)) for path in collect_images(args.images, args.num_images)]
     # Family-aware (mmdet or mmseg config): mmseg's init_model cannot build mmdet detectors.
     model = build_model(args.config, args.checkpoint, args.device, args.cfg_options)
     backbone = model.backbone
@@ -137,8 +151,8 @@ def main() -> None:
     os.makedirs(args.out_dir, exist_ok=True)
 
     per_image = []
-    for path in collect_images(args.images, args.num_images):
-        image = fit_image(mmcv.imread(path), size)
+    for path, image in images:
+        image = fit_image(image, size)
         data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()])
         with torch.no_grad():
             inputs = model.data_preprocessor(data, False)['inputs']

@@ -15,7 +15,9 @@ class ExitGateLabelHook(Hook):
     """Before gate training (ECO-M2F Step C), validate the labels and print their histogram.
 
     The quality table must cover every training image (a clear error names the table file
-    and the first missing image). The histogram counts, per exit, the training images whose
+    and the first missing image), and the dataset and parent checkpoint the table records must
+    be the config's ``train_dataloader`` and ``load_from`` (unless
+    ``model.quality_table_check=False``). The histogram counts, per exit, the training images whose
     label ``argmax_k(q_k - beta * k)`` is that exit; it shows at a glance what ``beta`` asks
     the gate to learn. Does nothing for a model that is not in ``train_mode='gate'``.
     """
@@ -29,6 +31,15 @@ class ExitGateLabelHook(Hook):
             return
         img_ids = training_image_ids(runner.train_dataloader.dataset)
         table = model.quality_table
+        cfg = getattr(runner, 'cfg', None)
+        if cfg is not None and getattr(model, 'quality_table_check', True):
+            # Ids covering the training set do not prove the table is for it and this parent.
+            unchecked = table.check_source(cfg.get('train_dataloader', {}).get('dataset'),
+                                           cfg.get('load_from', None))
+            if unchecked:
+                runner.logger.warning(f'Quality table {table.path} records no '
+                                      f'{" / ".join(unchecked)}; not checked against the config '
+                                      f'(tables of build_quality_table.py record both).')
         table.check_covers(img_ids)
         hist = table.histogram(model.beta, img_ids)
         runner.logger.info(format_histogram(hist, model.beta, table.path))

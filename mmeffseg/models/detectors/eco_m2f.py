@@ -19,10 +19,14 @@ class EcoM2F(EcoM2FStepsMixin, Mask2Former):
     layers it ran in ``metainfo['exit_layers']``.
 
     Args:
-        exits, exit_probs, exit_loss_weights, train_mode, quality_table, beta: ECO-M2F's
-            settings, see :meth:`EcoM2FStepsMixin.init_eco_m2f`.
+        exits, exit_probs, exit_loss_weights, train_mode, quality_table, beta,
+            quality_table_check: ECO-M2F's settings, see :meth:`EcoM2FStepsMixin.init_eco_m2f`.
         *args, **kwargs: Arguments of :class:`mmdet.models.Mask2Former`.
     """
+
+    # What mmdet's MaskFormerFusionHead reads from test_cfg.
+    HOST_TEST_CFG_KEYS = ('panoptic_on', 'semantic_on', 'instance_on', 'max_per_image',
+                          'iou_thr', 'filter_low_score', 'object_mask_thr')
 
     @property
     def pixel_decoder(self) -> torch.nn.Module:

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from mmeffseg.models.gates import check_exit_range
 from mmeffseg.registry import build_gate, build_nested_model
+from mmeffseg.utils.config_values import check_int
 
 try:
     from fairscale.nn.checkpoint import checkpoint_wrapper
@@ -124,7 +125,8 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
             num_layers = len(level_schedule)
         if level_schedule is None:
             level_schedule = [num_levels] * num_layers
-        level_schedule = [int(s) for s in level_schedule]
+        level_schedule = [check_int(s, f'level_schedule={list(level_schedule)} entry',
+                                    'ScheduledDeformableEncoder') for s in level_schedule]
         if len(level_schedule) != num_layers:
             raise ValueError(f'level_schedule={level_schedule} has {len(level_schedule)} '
                              f'entries but num_layers={num_layers}; give one entry per layer.')

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from mmeffseg.utils.config_values import check_number
+
 TRC_LAYOUTS = ('spatial', 'released')
 
 
@@ -37,7 +39,7 @@ class TokenRecalibration(nn.Module):
             raise ValueError(f'TokenRecalibration: layout={layout!r} is not one of '
                              f'{TRC_LAYOUTS}; use "spatial" (correct) or "released" '
                              '(reproduces the released checkpoints).')
-        if not temperature > 0:
+        if not check_number(temperature, 'temperature', 'TokenRecalibration') > 0:
             raise ValueError(f'TokenRecalibration: temperature={temperature} must be > 0 '
                              '(PRO-SCALE uses 0.1).')
         self.embed_dims = embed_dims

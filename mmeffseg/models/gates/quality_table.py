@@ -11,6 +11,7 @@ depend on ``beta``: labels ``argmax_k(q_k - beta * k)`` are derived from it when
 """
 import json
 import math
+import os
 import os.path as osp
 from collections import Counter
 from typing import Dict, Iterable, List, Optional, Sequence, Union
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mmeffseg.utils.output_files import write_text_atomic
 from .base_exit_gate import check_exits
 
 ImgId = Union[int, str]
@@ -56,6 +58,19 @@ def exit_labels(quality: np.ndarray, exits: Sequence[int], beta: float,
     return np.argmax(near_best, axis=1).astype(np.int64)  # first True = cheapest tied exit
 
 
+def dataset_source(dataset_cfg: dict) -> dict:
+    """Where a (leaf) dataset config reads from: ``ann_file`` and ``data_prefix`` joined with
+    ``data_root``; a table records it and the gate compares it with its training set."""
+    root = dataset_cfg.get('data_root', None) or ''
+
+    def full(path):
+        return osp.normpath(osp.join(root, path)) if isinstance(path, str) and path else path
+
+    prefix = dataset_cfg.get('data_prefix', None) or {}
+    return dict(data_root=root or None, ann_file=full(dataset_cfg.get('ann_file', None)),
+                data_prefix={k: full(v) for k, v in sorted(prefix.items())})
+
+
 def write_quality_table(path: str, quality: Dict[ImgId, Sequence[float]], exits: Sequence[int],
                         metadata: Optional[dict] = None) -> None:
     """Write a quality table in the format :class:`ExitQualityTable` reads.
@@ -73,8 +88,8 @@ def write_quality_table(path: str, quality: Dict[ImgId, Sequence[float]], exits:
     # bytes whatever order the shards finished in.
     keys = sorted(quality, key=lambda k: (0, int(k), '') if str(k).isdigit() else (1, 0, str(k)))
     body = {str(k): [float(v) for v in quality[k]] for k in keys}
-    with open(path, 'w') as f:
-        json.dump(dict(metadata=meta, quality=body), f, indent=1)
+    # Atomic: a full disk or an interrupt keeps the previous table instead of a cut-off one.
+    write_text_atomic(path, json.dumps(dict(metadata=meta, quality=body), indent=1))
 
 
 class ExitQualityTable:
@@ -129,6 +144,62 @@ class ExitQualityTable:
         self.ids: List[str] = ids
         self.quality = np.asarray(rows, dtype=np.float64).reshape(len(ids), len(self.exits))
         self._row = {img_id: i for i, img_id in enumerate(ids)}
+
+    def check_source(self, train_dataset_cfg: Optional[dict],
+                     load_from: Optional[str]) -> List[str]:
+        """Refuse a table built on another dataset or from another parent than Step C's.
+
+        Compares the table's recorded dataset (``metadata.dataset``: ann_file and data_prefix,
+        written by the Step-B tool) with the training set's dataset config, and its parent
+        checkpoint (``metadata.checkpoint_file``: path, size, mtime) with ``load_from``.
+
+        Args:
+            train_dataset_cfg (dict, optional): ``train_dataloader.dataset`` of the gate config
+                (wrappers allowed; the table must match one of its datasets).
+            load_from (str, optional): The gate config's parent checkpoint.
+
+        Returns:
+            list[str]: What the table does not record and so could not be checked.
+
+        Raises:
+            ValueError: naming the table, both values and the override
+                (``model.quality_table_check=False``).
+        """
+        from mmeffseg.datasets.data_roots import iter_dataset_cfgs
+        fix = ('rebuild the table with tools/ecom2f/build_quality_table.py on this parent and '
+               'training split, or, if the files only moved, set '
+               'model.quality_table_check=False')
+        unchecked = []
+        recorded = self.metadata.get('dataset', None)
+        if recorded is None:
+            unchecked.append('dataset')
+        elif train_dataset_cfg is not None:
+            keys = ('ann_file', 'data_prefix')
+            ours = [dataset_source(leaf) for _, leaf in iter_dataset_cfgs(train_dataset_cfg)]
+            if not any(all(src.get(k) == recorded.get(k) for k in keys) for src in ours):
+                raise ValueError(
+                    f'Quality table {self.path!r} was built on dataset '
+                    f'{ {k: recorded.get(k) for k in keys} } but the gate trains on '
+                    f'{[{k: src.get(k) for k in keys} for src in ours]} '
+                    f'(train_dataloader.dataset); {fix}.')
+        parent = self.metadata.get('checkpoint_file', None)
+        if parent is None:
+            unchecked.append('checkpoint')
+        elif load_from:
+            differs = osp.realpath(load_from) != parent.get('path')
+            if not differs and osp.isfile(load_from):
+                stat = os.stat(load_from)
+                differs = (stat.st_size, stat.st_mtime) != (parent.get('size'), parent.get('mtime'))
+                what = 'the same path, since rewritten'
+            else:
+                what = osp.realpath(load_from)
+            if differs:
+                raise ValueError(
+                    f'Quality table {self.path!r} was built from parent checkpoint '
+                    f'{parent.get("path")} (size {parent.get("size")}, mtime '
+                    f'{parent.get("mtime")}) but the gate config loads load_from={load_from} '
+                    f'({what}); {fix}.')
+        return unchecked
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -22,10 +22,13 @@ class EcoM2FSegmentor(EcoM2FStepsMixin, EncoderDecoder):
     without extension (mmseg datasets have no ``img_id``).
 
     Args:
-        exits, exit_probs, exit_loss_weights, train_mode, quality_table, beta: ECO-M2F's
-            settings, see :meth:`EcoM2FStepsMixin.init_eco_m2f`.
+        exits, exit_probs, exit_loss_weights, train_mode, quality_table, beta,
+            quality_table_check: ECO-M2F's settings, see :meth:`EcoM2FStepsMixin.init_eco_m2f`.
         *args, **kwargs: Arguments of mmseg's :class:`EncoderDecoder`.
     """
+
+    # What mmseg's EncoderDecoder reads from test_cfg (whole or sliding-window inference).
+    HOST_TEST_CFG_KEYS = ('mode', 'crop_size', 'stride')
 
     @property
     def pixel_decoder(self) -> torch.nn.Module:

@@ -8,18 +8,6 @@ from .block_ops import run_attention, run_block, run_ffn
 from .token_bookkeeping import TokenBookkeeping
 
 
-def check_number(value, name: str, owner: str) -> float:
-    """``value`` as a float; a string (``threshold='0.5'``) or a bool is refused by name.
-
-    Raises:
-        ValueError: naming ``owner``, the key ``name`` and the value.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f'{owner}: {name} must be a number, got {value!r} '
-                         f'({type(value).__name__}); write it without quotes in the config.')
-    return float(value)
-
-
 class BaseTokenReducer(nn.Module):
     """A reducer owns how one ViT block runs: it may merge, prune or gather tokens inside it.
 

@@ -13,7 +13,8 @@ from mmengine.logging import print_log
 from torch import Tensor
 
 from mmeffseg.registry import TOKEN_REDUCERS
-from .base_token_reducer import BaseTokenReducer, check_number
+from mmeffseg.utils.config_values import check_number
+from .base_token_reducer import BaseTokenReducer
 from .block_ops import run_attention, run_block, run_ffn
 from .keep_ratio_loss import (DEFAULT_KEEP_TARGETS, DEFAULT_PRUNE_LAYERS, keep_ratio_loss,
                               validate_keep_schedule)

@@ -8,5 +8,9 @@ _base_ = [
 ]
 parent_work_dir = 'work_dirs/proscale-333-ecom2f-parent_r18-lite_1xb2-500i_coco128-panoptic'
 load_from = parent_work_dir + '/iter_500.pth'
+# ECO-M2F Step A, the parent:
+load_from_made_by = ('python tools/train.py '
+                     'projects/proscale_ecom2f/configs/'
+                     'proscale-333-ecom2f-parent_r18-lite_1xb2-500i_coco128-panoptic.py')
 model = dict(_base_.proscale_ecom2f_model,
              quality_table=parent_work_dir + '/quality_table_train.json')

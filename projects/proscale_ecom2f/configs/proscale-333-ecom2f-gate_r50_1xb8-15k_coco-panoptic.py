@@ -7,5 +7,9 @@ _base_ = [
 ]
 parent_work_dir = 'work_dirs/proscale-333-ecom2f-parent_r50_8xb2-lsj-50e_coco-panoptic'
 load_from = parent_work_dir + '/iter_368750.pth'
+# ECO-M2F Step A, the parent:
+load_from_made_by = ('bash tools/dist_train.sh '
+                     'projects/proscale_ecom2f/configs/'
+                     'proscale-333-ecom2f-parent_r50_8xb2-lsj-50e_coco-panoptic.py 8')
 model = dict(_base_.proscale_ecom2f_model,
              quality_table=parent_work_dir + '/quality_table_train.json')

@@ -1,0 +1,29 @@
+"""visualize_tokens names an image file it cannot decode, before building the model."""
+import importlib.util
+import os.path as osp
+
+import mmcv
+import numpy as np
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'visualize_tokens.py')
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('visualize_tokens', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('content', [b'', b'\x89PNG\r\n\x1a\n truncated', b'not an image'])
+def test_corrupt_image_is_named_before_the_model_is_built(tmp_path, monkeypatch, content):
+    tool = _load_tool()
+    monkeypatch.setattr(tool, 'build_model',
+                        lambda *a, **k: pytest.fail('model built before the images were read'))
+    mmcv.imwrite(np.zeros((8, 8, 3), np.uint8), str(tmp_path / 'a_good.png'))
+    (tmp_path / 'b_bad.png').write_bytes(content)
+    with pytest.raises(ValueError, match=r'--images: .*b_bad\.png is not a readable image'):
+        tool.main(['unused.py', '--images', str(tmp_path), '--out-dir', str(tmp_path / 'out')])
+    assert not osp.exists(tmp_path / 'out')  # nothing written
