@@ -7,5 +7,6 @@ _base_ = [
 ]
 
 model = {{_base_.ecom2f_parent_model}}
-val_evaluator = [_base_.val_evaluator, _base_.ecom2f_exit_metric]
-test_evaluator = [_base_.test_evaluator, _base_.ecom2f_exit_metric]
+# The base evaluates with a list (panoptic + instance metrics): extend it, do not nest it.
+val_evaluator = _base_.val_evaluator + [_base_.ecom2f_exit_metric]
+test_evaluator = _base_.test_evaluator + [_base_.ecom2f_exit_metric]
