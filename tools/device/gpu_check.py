@@ -37,7 +37,7 @@ import sys
 import time
 import types
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
