@@ -109,5 +109,5 @@ def run_cli(main: Callable[[], None], tool: str) -> None:
     """Run a tool's ``main``; bad input ends with one clear line instead of a traceback."""
     try:
         main()
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, PermissionError) as err:
         sys.exit(f'{tool}: error: {err}')

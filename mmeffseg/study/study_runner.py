@@ -18,6 +18,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from mmengine.config import Config
 
 from mmeffseg.apis import read_config
+from mmeffseg.utils.output_files import write_json
 
 RESULT_FILE = 'result.json'
 
@@ -26,15 +27,6 @@ def fmt_seconds(seconds: float) -> str:
     """``3725`` -> ``'1:02:05'``."""
     seconds = int(round(max(seconds, 0)))
     return f'{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'
-
-
-def write_json_atomic(path: str, data) -> None:
-    """Write JSON through a temporary file and a rename: a reader never sees half a file."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.write('\n')
-    os.replace(tmp, path)
 
 
 class Study:
@@ -178,7 +170,7 @@ def run_study(spec_path: str,
         result = STEP_KINDS[step['kind']](study, step, work_dir, progress)
         result.update(name=name, kind=step['kind'], seconds=time.time() - step_start,
                       finished=time.strftime('%Y-%m-%d %H:%M:%S'))
-        write_json_atomic(osp.join(work_dir, RESULT_FILE), result)
+        write_json(osp.join(work_dir, RESULT_FILE), result)
         done_est += study.estimate(step)
         log(f"[{index + 1}/{len(study.steps)} {name}] finished in "
             f'{fmt_seconds(result["seconds"])} (study elapsed {fmt_seconds(time.time() - start)})')

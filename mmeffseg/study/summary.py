@@ -13,7 +13,8 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional
 
-from .study_runner import Study, fmt_seconds, write_json_atomic
+from mmeffseg.utils.output_files import write_json, write_text_atomic
+from .study_runner import Study, fmt_seconds
 
 
 def _metric(row: dict) -> Optional[float]:
@@ -228,9 +229,6 @@ def write_summary(study: Study, command: str) -> Dict[str, str]:
     md += ['', f"Finished steps' total wall time: {fmt_seconds(total)}.",
            ('Pending steps: ' + ', '.join(data['pending'])) if data['pending']
            else 'All steps finished.', '']
-    write_json_atomic(out_json, data)
-    tmp = f'{out_md}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write('\n'.join(md))
-    os.replace(tmp, out_md)
+    write_json(out_json, data)
+    write_text_atomic(out_md, '\n'.join(md))
     return dict(json=out_json, markdown=out_md, figures=fig_dir)

@@ -12,7 +12,8 @@ import os.path as osp
 import tempfile
 from typing import Any, Iterator
 
-__all__ = ['prepare_output_dir', 'atomic_output', 'write_text_atomic', 'write_json']
+__all__ = ['prepare_output_dir', 'prepare_output_file', 'atomic_output', 'write_text_atomic',
+           'write_json']
 
 
 def prepare_output_dir(path: str, what: str = 'output directory') -> str:
@@ -28,6 +29,12 @@ def prepare_output_dir(path: str, what: str = 'output directory') -> str:
     except OSError as err:
         raise type(err)(err.errno, f'{what} {path} is not writable ({err.strerror or err}); '
                         f'pass a folder you can write to (nothing has been run yet)') from err
+    return path
+
+
+def prepare_output_file(path: str, what: str = '--out') -> str:
+    """Probe the folder of an output file before any work (see :func:`prepare_output_dir`)."""
+    prepare_output_dir(osp.dirname(osp.abspath(path)), f'{what} folder')
     return path
 
 

@@ -1,13 +1,11 @@
 """The token picture tool runs end to end on a tiny model and a synthetic image."""
-import importlib.util
-import os.path as osp
 
 import mmcv
 import numpy as np
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'visualize_tokens.py')
+from mmeffseg.testing import load_tool
+
 
 CONFIG = """
 custom_imports = dict(imports=['mmeffseg'], allow_failed_imports=False)
@@ -28,10 +26,7 @@ model = dict(
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('visualize_tokens', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis_tools/visualize_tokens.py')
 
 
 def test_tool_writes_picture(tmp_path, monkeypatch, capsys):

@@ -10,6 +10,7 @@ from _analysis_tiny import MASK2FORMER, SEGMENTER, write_config
 from mmeffseg.analysis import (dataset_batches, format_cost_table, measure_model_cost,
                                shape_batches)
 from mmeffseg.apis import build_model, load_config
+from mmeffseg.testing import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -83,12 +84,7 @@ def test_unknown_config_and_missing_data(tmp_path, tiny_m2f):
 
 
 def _load_tool(name):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO, 'tools', 'analysis_tools', f'{name}.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_tool(f'analysis_tools/{name}.py')
 
 
 def test_benchmark_tool_times_named_part(tmp_path, tiny_m2f, capsys):

@@ -1,19 +1,14 @@
 """The fixed-exit encoder timing tool runs and reports every exit (no timing asserts)."""
-import importlib.util
 import json
-import os.path as osp
 
 import pytest
 
+from mmeffseg.testing import load_tool
 from mmeffseg.testing.tiny_eco_m2f import tiny_mask2former_cfg
 
 
 def _load_tool(repo_root):
-    path = osp.join(repo_root, 'tools', 'ecom2f', 'exit_timing.py')
-    spec = importlib.util.spec_from_file_location('exit_timing', path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_tool('ecom2f/exit_timing.py')
 
 
 def test_exit_timing_tool(tmp_path, repo_root, capsys):

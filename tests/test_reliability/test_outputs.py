@@ -4,7 +4,6 @@ The session runs as root (chmod does not stop writes), so read-only and full-dis
 monkeypatched to raise the OSError the kernel would (EROFS, ENOSPC), or use a path below a file.
 """
 import errno
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -13,6 +12,7 @@ import sys
 import pytest
 
 from mmeffseg.analysis import cli_args
+from mmeffseg.testing import load_tool
 from mmeffseg.utils import output_files
 from mmeffseg.utils.output_files import (atomic_output, prepare_output_dir, write_json,
                                          write_text_atomic)
@@ -21,10 +21,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', osp.join(REPO, 'tools', name))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(name)
 
 
 def _full_disk_open(real_open):
@@ -147,3 +144,18 @@ def test_test_tool_probes_out_before_building_the_runner(tmp_path, monkeypatch):
     with pytest.raises(OSError, match=r'--out .*file is not writable'):
         tool.main()
     assert built == []
+
+
+@pytest.mark.parametrize('tool', ['analysis_tools/get_flops.py', 'analysis_tools/benchmark.py'])
+def test_cost_tools_probe_out_before_any_work(tmp_path, monkeypatch, tool):
+    module = _tool(tool)
+
+    def never(*args, **kwargs):
+        raise AssertionError('the model was built before --out was probed')
+
+    monkeypatch.setattr(module, 'prepare', never)
+    (tmp_path / 'file').write_text('x')
+    bad = str(tmp_path / 'file' / 'flops.json')
+    with pytest.raises(OSError, match='--out folder .*file'):
+        module.main(['configs/segmenter/segmenter_vit-t_mask_8xb1-160k_ade20k-512x512.py',
+                     '--shape', '64', '64', '--out', bad])

@@ -1,20 +1,15 @@
 """visualize_tokens names an image file it cannot decode, before building the model."""
-import importlib.util
 import os.path as osp
 
 import mmcv
 import numpy as np
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'visualize_tokens.py')
+from mmeffseg.testing import load_tool
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('visualize_tokens', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis_tools/visualize_tokens.py')
 
 
 @pytest.mark.parametrize('content', [b'', b'\x89PNG\r\n\x1a\n truncated', b'not an image'])

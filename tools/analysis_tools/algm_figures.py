@@ -16,7 +16,6 @@ Example (ViT-S, tau 0.88, CamVid val + coco128, plus the tau curve)::
         --num-images 8 --taus 0.80 0.84 0.88 0.92 0.96 1.01 --out-dir work_dirs/algm_figures
 """
 import argparse
-import json
 import os
 import os.path as osp
 import time
@@ -28,6 +27,7 @@ import torch
 
 from mmeffseg.analysis import benchmark_models, measure_model_cost
 from mmeffseg.apis import build_model
+from mmeffseg.utils.output_files import prepare_output_dir, write_json, write_text_atomic
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
 PARTS = ['backbone', 'decode_head']
@@ -149,7 +149,7 @@ def stage_tokens(tokens: Optional[List[float]], reducers) -> Dict[str, float]:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    os.makedirs(args.out_dir, exist_ok=True)
+    prepare_output_dir(args.out_dir)
     images = []
     for folder in args.images:
         images += load_images(folder, args.num_images, args.crop)
@@ -192,11 +192,10 @@ def main(argv=None) -> None:
             row['tau_curve'] = curve
         del base, algm
 
-    with open(osp.join(args.out_dir, 'algm_figures.json'), 'w') as f:
-        json.dump(dict(args=vars(args), num_images=len(images), results=results), f, indent=2)
+    write_json(osp.join(args.out_dir, 'algm_figures.json'),
+               dict(args=vars(args), num_images=len(images), results=results))
     table = markdown(results, len(images), args)
-    with open(osp.join(args.out_dir, 'algm_figures.md'), 'w') as f:
-        f.write(table)
+    write_text_atomic(osp.join(args.out_dir, 'algm_figures.md'), table)
     print(table)
     if results and 'tau_curve' in results[0]:
         plot_curve(results[0], osp.join(args.out_dir, 'algm_gflops_vs_tau.png'))

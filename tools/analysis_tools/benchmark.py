@@ -12,6 +12,7 @@ from mmeffseg.analysis import (add_input_args, add_model_args, benchmark_model, 
                                describe_inputs, format_benchmark, input_batches, prepare,
                                print_and_save, run_cli)
 from mmeffseg.analysis.parts import check_parts
+from mmeffseg.utils.output_files import prepare_output_file
 
 
 def parse_args(argv=None):
@@ -32,6 +33,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.out:
+        prepare_output_file(args.out)  # before minutes of work, not after
     cfg, model = prepare(args.config, args, args.checkpoint)
     # Synthetic inputs: one batch is enough; dataset images: all are cycled through.
     batches = input_batches(cfg, model, args)

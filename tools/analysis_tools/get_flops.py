@@ -20,6 +20,7 @@ from mmeffseg.analysis import (COUNT_MODES, add_input_args, add_model_args, desc
                                format_cost_table, format_summary_block, input_batches,
                                measure_model_cost, prepare, print_and_save, run_cli)
 from mmeffseg.analysis.reference_counters import reference_flops
+from mmeffseg.utils.output_files import prepare_output_file
 
 
 def parse_args(argv=None):
@@ -44,6 +45,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.out:
+        prepare_output_file(args.out)  # before minutes of work, not after
     cfg, model = prepare(args.config, args, args.checkpoint)
     batches = input_batches(cfg, model, args)
     inputs = describe_inputs(args, batches)

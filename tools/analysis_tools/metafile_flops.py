@@ -18,6 +18,7 @@ from mmengine.utils import ProgressBar
 from mmeffseg.analysis import measure_model_cost, shape_batches
 from mmeffseg.analysis.model_inputs import config_test_shape, usable_forward
 from mmeffseg.apis import build_model, load_config, model_family
+from mmeffseg.utils.output_files import write_text_atomic
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HEADER = ('# No Weights: no checkpoint of these configs is published. FLOPs (G) at Input Size:\n'
@@ -70,8 +71,7 @@ def main(argv=None) -> None:
             bar.update()
         print('\n' + '\n'.join(rows), flush=True)
         if args.write:
-            with open(path, 'w') as f:
-                f.write(HEADER + yaml.safe_dump(meta, sort_keys=False, width=100))
+            write_text_atomic(path, HEADER + yaml.safe_dump(meta, sort_keys=False, width=100))
 
 
 if __name__ == '__main__':

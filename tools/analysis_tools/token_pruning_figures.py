@@ -28,6 +28,7 @@ from mmeffseg.analysis import (benchmark_model, benchmark_models, dataset_batche
                                measure_model_cost)
 from mmeffseg.apis import build_model, load_config
 from mmeffseg.models.token_reducers import TokenSelector, set_token_pruning
+from mmeffseg.utils.output_files import write_json
 
 
 def parse_args() -> argparse.Namespace:
@@ -200,8 +201,7 @@ def main() -> None:
         result['cost'] = dict(input_shape=shape, num_images=len(batches), runs=runs,
                               warmup=args.warmup, repeats=args.repeats)
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=2)
+        write_json(args.out, result)
         print(f'wrote {osp.abspath(args.out)}')
 
 

@@ -13,7 +13,6 @@ Example::
         --images ../shared/data/camvid/images/val --num-images 2 --out-dir work_dirs/tokens
 """
 import argparse
-import os
 import os.path as osp
 from typing import List
 
@@ -25,6 +24,7 @@ from mmengine.config import DictAction
 
 from mmeffseg.analysis.model_inputs import collect_images
 from mmeffseg.apis import build_model
+from mmeffseg.utils.output_files import prepare_output_dir
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -148,7 +148,7 @@ def main(argv=None) -> None:
     patch = backbone.patch_size
     if size[0] % patch or size[1] % patch:
         raise ValueError(f'--size {size} must be divisible by the patch size {patch}')
-    os.makedirs(args.out_dir, exist_ok=True)
+    prepare_output_dir(args.out_dir)
 
     per_image = []
     for path, image in images:
