@@ -236,8 +236,12 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
         for j, level_idx in enumerate(
                 range(self.num_input_levels - self.num_encoder_levels - 1, -1, -1)):
             lateral = self.lateral_convs[j](feats[level_idx])
-            y = lateral + F.interpolate(
-                outs[-1], size=lateral.shape[-2:], mode='bilinear', align_corners=False)
+            # The encoder's maps are channel-last views of its tokens; bilinear upsampling of
+            # such a view converts its 4x larger output back (about 2x the time on CPU), so
+            # the small input is made contiguous first. Added in place: same sum, no new map.
+            y = F.interpolate(
+                outs[-1].contiguous(), size=lateral.shape[-2:], mode='bilinear',
+                align_corners=False).add_(lateral)
             outs.append(self.output_convs[j](y))
         multi_scale_features = outs[:self.num_outs]
         mask_feature = self.mask_feature(outs[-1])
