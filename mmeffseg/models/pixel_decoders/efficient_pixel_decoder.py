@@ -107,7 +107,9 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
         self._grid_cache: Dict[tuple, Tuple[Tensor, Tensor]] = {}
         if output_op == 'maxpool':
             self.output_convs = ModuleList([
-                LightPixelEmbedding(feat_channels, norm_cfg=norm_cfg, act_cfg=act_cfg)
+                # In place: its input is the FPN sum, which nothing reads afterwards.
+                LightPixelEmbedding(feat_channels, norm_cfg=norm_cfg, act_cfg=act_cfg,
+                                    inplace=True)
                 for _ in self.output_convs
             ])
 
