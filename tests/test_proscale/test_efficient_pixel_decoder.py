@@ -69,8 +69,10 @@ def test_lpe_output_op():
     randomize_(dec)
     feats = tiny_feats()
     captured = {}
-    dec.output_convs[0].register_forward_hook(
-        lambda m, args, out: captured.update(x=args[0], y=out))
+    # The decoder's LPE filters its input in place: keep a copy from before the forward.
+    dec.output_convs[0].register_forward_pre_hook(
+        lambda m, args: captured.update(x=args[0].clone()))
+    dec.output_convs[0].register_forward_hook(lambda m, args, out: captured.update(y=out))
     with torch.no_grad():
         dec(feats)
     lpe = dec.output_convs[0]

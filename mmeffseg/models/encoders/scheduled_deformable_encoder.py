@@ -317,15 +317,18 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
                                                  num_layers_per_image)
         self.last_exits = num_layers_per_image if num_layers_per_image is not None else \
             torch.full((batch_size, ), len(self.layers), dtype=torch.long, device=query.device)
-        if self.trc is not None:
-            query = self.trc(query, spatial_shapes, level_start_index)
+        # The input tokens of each level, coarsest first (TRC re-calibrates the coarse ones).
+        if self.trc is not None and self.num_levels > 1:
+            levels = self.trc.recalibrated_levels(query, spatial_shapes, level_start_index)
+        else:
+            levels = None  # the levels are consecutive slices of ``query``
 
         # End of the first s levels in the coarsest-first token sequence, for s = 1..S.
         level_ends = level_start_index[1:].tolist() + [num_tokens]
-        # ``head`` holds the tokens that some layer has updated so far (a prefix, since layers
-        # see the coarsest levels); the rest still equal ``query``. Growing it only when a
-        # layer sees more levels costs one concatenation per stage, not one per layer.
-        head = query[:, :0]
+        # ``head`` holds the tokens of the first ``covered`` levels, which some layer has
+        # updated; the others still hold their input. It grows only when a layer sees more
+        # levels: one concatenation per stage, none for the first (a view or TRC's output).
+        head, covered = query[:, :0], 0
         for i, layer in enumerate(self.layers):
             batch_idx = None
             if num_layers_per_image is not None:
@@ -334,15 +337,30 @@ class ScheduledDeformableEncoder(DeformableDetrTransformerEncoder):
                     break  # counts only fall with depth: no image runs a later layer either
                 if not bool(runs.all()):
                     batch_idx = runs.nonzero(as_tuple=True)[0]
-            length = level_ends[self.level_schedule[i] - 1]
-            if head.shape[1] < length:
-                head = torch.cat([head, query[:, head.shape[1]:length]], dim=1)
-            head = self._run_layer(layer, self.level_schedule[i], length, batch_idx, head,
-                                   query_pos, key_padding_mask, spatial_shapes,
+            num_levels = self.level_schedule[i]
+            if num_levels > covered:
+                head = self._grow(head, covered, num_levels, query, levels, level_ends)
+                covered = num_levels
+            head = self._run_layer(layer, num_levels, level_ends[num_levels - 1], batch_idx,
+                                   head, query_pos, key_padding_mask, spatial_shapes,
                                    level_start_index, valid_ratios, reference_points, **kwargs)
-        if head.shape[1] == num_tokens:
+        if covered == self.num_levels:
             return head
-        return torch.cat([head, query[:, head.shape[1]:]], dim=1)
+        return self._grow(head, covered, self.num_levels, query, levels, level_ends)
+
+    @staticmethod
+    def _grow(head: Tensor, covered: int, num_levels: int, query: Tensor,
+              levels: Optional[List[Tensor]], level_ends: List[int]) -> Tensor:
+        """``head`` (the first ``covered`` levels) followed by the input tokens of levels
+        ``covered .. num_levels - 1``."""
+        if levels is None:
+            start = level_ends[covered - 1] if covered else 0
+            pieces = [query[:, start:level_ends[num_levels - 1]]]
+        else:
+            pieces = levels[covered:num_levels]
+        if covered == 0 and len(pieces) == 1:
+            return pieces[0]  # layers never write into their input: no copy needed
+        return torch.cat(([head] if covered else []) + pieces, dim=1)
 
     def _run_layer(self, layer: torch.nn.Module, num_levels: int, length: int,
                    batch_idx: Optional[Tensor], head: Tensor, query_pos: Tensor,

@@ -5,7 +5,7 @@ the finest encoder level's input tokens, which carry the most spatial detail:
 ``gate = sigmoid(temperature * Linear(C, 1)(resize(finest)))``. One module (shared weights)
 serves every coarse level; the finest level itself is not re-calibrated.
 """
-from typing import Sequence
+from typing import List, Sequence
 
 import torch
 import torch.nn as nn
@@ -76,6 +76,35 @@ class TokenRecalibration(nn.Module):
             logits = self.proj(resized.reshape(b, h * w, c))
         return torch.sigmoid(self.temperature * logits)
 
+    def recalibrated_levels(self, query: Tensor, spatial_shapes: Tensor,
+                            level_start_index: Tensor) -> List[Tensor]:
+        """The tokens of each level, coarsest first: the coarse levels re-calibrated, the
+        finest one as it is (a view of ``query``).
+
+        The encoder takes these pieces as its layers reach their levels, so the re-calibrated
+        tokens are not first concatenated into a second full-length copy of ``query``.
+
+        Args:
+            query (Tensor): Encoder input tokens of all levels, coarsest first, (B, L, C).
+            spatial_shapes (Tensor): (num_levels, 2) (h, w) of each level.
+            level_start_index (Tensor): (num_levels,) start of each level in ``query``.
+
+        Returns:
+            list[Tensor]: One (B, h * w, C) tensor per level.
+        """
+        shapes = spatial_shapes.tolist()
+        starts = level_start_index.tolist()
+        src_start = starts[-1]
+        src_hw = shapes[-1]
+        source = query[:, src_start:src_start + src_hw[0] * src_hw[1]]
+        levels = []
+        for lvl in range(len(shapes) - 1):
+            hw = shapes[lvl]
+            tokens = query[:, starts[lvl]:starts[lvl] + hw[0] * hw[1]]
+            levels.append(tokens * self.gate(source, src_hw, hw))
+        levels.append(source)
+        return levels
+
     def forward(self, query: Tensor, spatial_shapes: Tensor,
                 level_start_index: Tensor) -> Tensor:
         """Re-calibrate every level except the last (finest) one.
@@ -88,21 +117,10 @@ class TokenRecalibration(nn.Module):
         Returns:
             Tensor: Same shape as ``query``; the finest level is unchanged.
         """
-        num_levels = spatial_shapes.shape[0]
-        if num_levels < 2:
+        if spatial_shapes.shape[0] < 2:
             return query
-        shapes = spatial_shapes.tolist()
-        starts = level_start_index.tolist()
-        src_start = starts[-1]
-        src_hw = shapes[-1]
-        source = query[:, src_start:src_start + src_hw[0] * src_hw[1]]
-        parts = []
-        for lvl in range(num_levels - 1):
-            hw = shapes[lvl]
-            tokens = query[:, starts[lvl]:starts[lvl] + hw[0] * hw[1]]
-            parts.append(tokens * self.gate(source, src_hw, hw))
-        parts.append(query[:, src_start:])
-        return torch.cat(parts, dim=1)
+        return torch.cat(self.recalibrated_levels(query, spatial_shapes, level_start_index),
+                         dim=1)
 
     def extra_repr(self) -> str:
         return (f'embed_dims={self.embed_dims}, temperature={self.temperature}, '
