@@ -144,16 +144,19 @@ def plot_report(summary: dict, path: str) -> None:
         ax.plot([r['part_gflops'] for r in curve], [r['quality'] for r in curve], '-o',
                 color='tab:blue', ms=4, label='no retraining: ' + ', '.join(
                     r['label'] for r in curve[:1]) + ' ... ' + curve[-1]['label'])
-        for r in curve:
+        for i, r in enumerate(curve):
+            # Neighbouring points sit close together: labels alternate below and above.
             ax.annotate(r['label'].split()[-1], (r['part_gflops'], r['quality']), fontsize=7,
-                        textcoords='offset points', xytext=(4, -10))
+                        textcoords='offset points', xytext=(2, -11 if i % 2 == 0 else 6))
     markers = iter('sD^v<>pP*X')
     for r in summary['rows']:
         if r['name'] in summary['curve'] or r['quality'] is None or r['part_gflops'] is None:
             continue
         ax.scatter([r['part_gflops']], [r['quality']], marker=next(markers, 'o'), s=60,
                    label=r['label'], zorder=3)
-    ax.set_ylim(bottom=0)
+    ax.margins(x=0.06)
+    top = max([r['quality'] for r in summary['rows'] if r['quality'] is not None] or [1.0])
+    ax.set_ylim(0, 1.12 * top)  # the quality axis from 0, no point on the frame
     ax.set_xlabel(f"{summary['part'] or 'whole model'} GFLOPs per image (mean over "
                   f"{summary['inputs']}; 1 FLOP = 1 multiply-add)")
     ax.set_ylabel(summary['metric'] or 'quality')
