@@ -11,3 +11,7 @@ _base_ = [
 
 model = dict(backbone=dict(type='ReducerViT', reducers={{_base_.token_pruning_selectors_vit_t}}))
 custom_hooks = [dict(type='AuxiliaryLossHook')]
+# The dense step-1 checkpoint has no selectors: those keys may be missing, nothing else.
+load_from_missing_ok = ['backbone.reducers.']
+load_from_made_by = ('python tools/study/run_study.py configs/study/camvid.py --only segmenter '
+                     '(its checkpoint is set as load_from by the study)')
