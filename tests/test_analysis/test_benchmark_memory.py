@@ -1,7 +1,4 @@
-"""The benchmark's peak memory per model and part (CPU: growth of the process's peak RSS).
-
-(Kept with the reducer tests of issue 13; it belongs with tests/test_analysis.)
-"""
+"""The benchmark's peak memory per model and part (CPU: growth of the process's peak RSS)."""
 import pytest
 import torch
 import torch.nn as nn
