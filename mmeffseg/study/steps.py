@@ -19,6 +19,7 @@ import time
 from typing import Callable, Dict, List, Optional
 
 from mmeffseg.apis import read_config
+from mmeffseg.utils.start_checkpoint import find_resume_checkpoint
 
 _ITER_RE = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
 
@@ -77,15 +78,14 @@ def _options(options: Optional[dict]) -> List[str]:
 
 
 def _last_checkpoint(work_dir: str) -> Optional[str]:
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(pointer):
-        with open(pointer) as f:
-            path = f.read().strip()
-        if osp.isfile(path):
-            return path
-    ckpts = sorted(glob.glob(osp.join(work_dir, 'iter_*.pth')),
-                   key=lambda p: int(re.findall(r'iter_(\d+)', p)[-1]))
-    return ckpts[-1] if ckpts else None
+    """The checkpoint ``tools/train.py --resume`` resumes in ``work_dir`` (None: nothing yet).
+
+    The one rule of :func:`mmeffseg.utils.start_checkpoint.find_resume_checkpoint`: a dangling
+    ``last_checkpoint`` is an error naming the checkpoints present, not a silent fallback.
+    """
+    if not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        return None
+    return find_resume_checkpoint(work_dir)
 
 
 def _val_curve(work_dir: str) -> List[dict]:
