@@ -1,15 +1,19 @@
 """Does a token reducer's speed-up survive batching? Batch 1 vs batch B on the same images.
 
-Builds a baseline config and one or more method configs with the same (random or given)
-weights, takes the first N images of each folder (resized and centre-cropped as in
-``tools/analysis_tools/algm_figures.py``), and times every model in alternation: at batch 1
-over all images one by one, and at batch B over the same images. Prints images/s, the
-speed-up over the baseline at each batch size, and their ratio (the bar of issue 13:
-batch-B speed-up >= 0.9 x batch-1 speed-up), plus each model's tokens per image at the end
-(CLS included) and tokens per block (what each image ran through a block, averaged; pruning
-keeps the count but runs fewer tokens).
+Builds a baseline config and one or more method configs with the same weights (random, or the
+baseline's ``--checkpoint``; a method's own extra parameters, e.g. pruning selectors, stay as
+initialised and are listed), reads the first N images of each folder through the baseline
+config's test-time loading (the one image path, :func:`mmeffseg.analysis.image_batches`) with a
+short-side resize to ``--crop`` and a centre crop so that images of any size can share a batch,
+and times every model interleaved with :func:`mmeffseg.analysis.benchmark_models`: at batch 1
+over all images one by one, and at batch B over the same images. Prints images/s (whole model
+and, with ``--part``, that part alone), the speed-up over the reference at each batch size,
+their ratio (the bars of issue 13: ALGM's batch-8 speed-up >= 0.9 x batch 1's; pruning's
+backbone latency ratio at batch 4 <= 1.1 x batch 1's), and each model's tokens per image at the
+end (CLS included) and per block (what each image ran through a block, averaged; pruning keeps
+the count but runs fewer tokens).
 
-Example (the ALGM figures of docs/algm.md):
+Example (docs/algm.md):
     OMP_NUM_THREADS=1 python tools/device/batch_speedup.py \\
         configs/segmenter/segmenter_vit-s_mask_8xb1-160k_ade20k-512x512.py \\
         --method min configs/algm/algm_segmenter_vit-s_mask_8xb1-160k_ade20k-512x512.py \\
@@ -20,27 +24,18 @@ Example (the ALGM figures of docs/algm.md):
         --num-images 4 --batch-size 8
 """
 import argparse
-import importlib.util
+import copy
 import json
 import sys
-import time
-from pathlib import Path
 from typing import Dict, List
 
 import torch
+from mmengine.config import Config
 
-from mmeffseg.analysis.model_inputs import build_model, load_config, run_network
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _figures_tool():
-    """The image loading and batching of algm_figures.py (one owner, reused here)."""
-    path = ROOT / 'tools' / 'analysis_tools' / 'algm_figures.py'
-    spec = importlib.util.spec_from_file_location('algm_figures', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from mmeffseg.analysis import benchmark_models
+from mmeffseg.analysis.model_inputs import collect_images, image_batches, run_network
+from mmeffseg.apis import build_model, load_config
+from mmeffseg.utils.output_files import prepare_output_file, write_json
 
 
 def _options(pairs: List[str]) -> Dict[str, object]:
@@ -66,88 +61,169 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--method', nargs='+', action='append', required=True,
                         metavar='NAME CONFIG [KEY=VALUE ...]',
                         help='a method: name, config and config options; repeatable')
-    parser.add_argument('--images', nargs='+', required=True, help='image folders')
+    parser.add_argument('--images', nargs='+', required=True, help='image folders or files')
     parser.add_argument('--num-images', type=int, default=4, help='images per folder')
-    parser.add_argument('--crop', type=int, default=512)
+    parser.add_argument('--crop', type=int, default=512,
+                        help='short side resized to this, then a centre crop of crop x crop')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=1, help='timed passes over the images')
+    parser.add_argument('--part', default=None,
+                        help="also time this submodule (e.g. 'backbone') in a tracked series")
     parser.add_argument('--reference', default='baseline',
                         help="the model speed-ups are relative to: 'baseline' or a --method name")
-    parser.add_argument('--checkpoint', default=None, help='weights for every model')
+    parser.add_argument('--checkpoint', default=None,
+                        help="the baseline's weights (strict), shared with every method")
     parser.add_argument('--out', default=None, help='write the result as JSON here')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.batch_size < 2 or args.num_images < 1 or args.repeats < 1 or args.crop < 1:
+        parser.error('need --batch-size >= 2, --num-images >= 1, --repeats >= 1, --crop >= 1')
+    for spec in args.method:
+        if len(spec) < 2:
+            parser.error(f'--method needs NAME CONFIG [KEY=VALUE ...], got {spec}')
+    return args
+
+
+def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> List[str]:
+    """Copy every parameter and buffer of ``source`` into ``target`` (same names and shapes
+    required); return the names ``target`` has beyond them (kept as initialised)."""
+    src, dst = source.state_dict(), target.state_dict()
+    absent = [k for k in src if k not in dst]
+    if absent:
+        raise ValueError(f'the method lacks {len(absent)} of the baseline\'s weights (first: '
+                         f'{absent[0]!r}): compare a method with its own baseline config')
+    shapes = [k for k in src if src[k].shape != dst[k].shape]
+    if shapes:
+        raise ValueError(f'{shapes[0]!r} has shape {tuple(dst[shapes[0]].shape)} in the method '
+                         f'but {tuple(src[shapes[0]].shape)} in the baseline')
+    target.load_state_dict(src, strict=False)
+    return [k for k in dst if k not in src]
+
+
+def crop_config(cfg: Config, crop: int) -> Config:
+    """``cfg`` with a test pipeline that resizes the short side to ``crop`` and centre-crops
+    ``crop x crop`` (mmcv's transforms; the config's own packing step kept)."""
+    cfg = copy.deepcopy(cfg)
+    pack = [t for t in cfg.test_dataloader.dataset.get('pipeline', cfg.get('test_pipeline', []))
+            if 'Pack' in str(t.get('type', ''))]
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='mmcv.Resize', scale=(100 * crop, crop), keep_ratio=True),
+                dict(type='mmcv.CenterCrop', crop_size=crop)] + pack
+    cfg.test_dataloader.dataset.pipeline = pipeline
+    cfg.test_pipeline = pipeline
+    return cfg
+
+
+def _tokens(model: torch.nn.Module, batches: List[dict]) -> Dict[str, float]:
+    """Final tokens per image and tokens per block per image over one untimed pass."""
+    finals, blocks = [], []
+    with torch.no_grad():
+        for batch in batches:
+            run_network(model, batch)
+            book = getattr(getattr(model, 'backbone', None), 'last_book', None)
+            if book is None:
+                return {}
+            finals += [float(c) for c in book.counts]
+            blocks.append(torch.stack(book.block_counts).float().mean().item())
+    return dict(final=sum(finals) / len(finals), per_block=sum(blocks) / len(blocks))
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    figures = _figures_tool()
-    torch.manual_seed(0)
-    models = {'baseline': build_model(load_config(args.baseline), args.checkpoint)}
-    state = models['baseline'].state_dict()
-    for spec in args.method:
-        if len(spec) < 2:
-            raise ValueError(f'--method needs NAME CONFIG [KEY=VALUE ...], got {spec}')
-        model = build_model(load_config(spec[1], _options(spec[2:])), args.checkpoint)
-        model.load_state_dict(state, strict=False)
-        models[spec[0]] = model
-    if args.reference not in models:
-        raise ValueError(f'--reference {args.reference!r} is not a model here: {list(models)}')
-    for model in models.values():
-        model.eval()
-    images = [img for folder in args.images
-              for img in figures.load_images(folder, args.num_images, args.crop)]
-    images = images[:len(images) // args.batch_size * args.batch_size]
-    first = next(iter(models.values()))
-    batches = {1: figures.make_batches(first, images, 1),
-               args.batch_size: figures.make_batches(first, images, args.batch_size)}
-    seconds = {name: {bs: 0.0 for bs in batches} for name in models}
-    tokens = {name: {bs: [] for bs in batches} for name in models}
-    per_block = {name: {bs: [] for bs in batches} for name in models}
-    with torch.no_grad():
-        for model in models.values():  # warm-up
-            run_network(model, batches[1][0])
-        for _ in range(args.repeats):
-            for bs, chunk in batches.items():
-                for batch in chunk:
-                    for name, model in models.items():  # alternate: same load for all
-                        start = time.perf_counter()
-                        run_network(model, batch)
-                        seconds[name][bs] += time.perf_counter() - start
-                        book = getattr(model.backbone, 'last_book', None)
-                        if book is not None:
-                            tokens[name][bs] += list(book.counts)
-                            per_block[name][bs].append(
-                                torch.stack(book.block_counts).float().mean().item())
-    num = len(images) * args.repeats
-    result = dict(images=len(images), batch_size=args.batch_size, repeats=args.repeats,
-                  reference=args.reference,
-                  threads=torch.get_num_threads(), models={})
-    for name in models:
-        row = {}
-        for bs in batches:
-            row[f'images_per_s_b{bs}'] = num / seconds[name][bs]
-            row[f'speedup_b{bs}'] = seconds[args.reference][bs] / seconds[name][bs]
-            if tokens[name][bs]:
-                row[f'final_tokens_b{bs}'] = sum(tokens[name][bs]) / len(tokens[name][bs])
-                row[f'block_tokens_b{bs}'] = sum(per_block[name][bs]) / len(per_block[name][bs])
-        row['speedup_ratio'] = row[f'speedup_b{args.batch_size}'] / row['speedup_b1']
-        result['models'][name] = row
-    bs = args.batch_size
-    print(f'{len(images)} images, {args.repeats} pass(es), {torch.get_num_threads()} thread(s); '
-          f'speed-ups relative to {args.reference}')
-    print(f'| model | img/s b1 | img/s b{bs} | speed-up b1 | speed-up b{bs} | ratio | '
-          f'tokens/image b1 | tokens/image b{bs} | tokens/block b1 | tokens/block b{bs} |')
-    print('|---|---|---|---|---|---|---|---|---|---|')
-    for name, row in result['models'].items():
-        print(f"| {name} | {row['images_per_s_b1']:.3f} | {row[f'images_per_s_b{bs}']:.3f} | "
-              f"{row['speedup_b1']:.2f}x | {row[f'speedup_b{bs}']:.2f}x | "
-              f"{row['speedup_ratio']:.2f} | {row.get('final_tokens_b1', '-')} | "
-              f"{row.get(f'final_tokens_b{bs}', '-')} | {_fmt(row.get('block_tokens_b1'))} | "
-              f"{_fmt(row.get(f'block_tokens_b{bs}'))} |")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=1))
+        prepare_output_file(args.out)
+    names = ['baseline'] + [spec[0] for spec in args.method]
+    if len(set(names)) != len(names) or args.reference not in names:
+        raise ValueError(f'--method names must be unique and --reference one of them: {names}')
+    torch.manual_seed(0)
+    base_cfg = load_config(args.baseline)
+    models = {'baseline': build_model(base_cfg, args.checkpoint)}
+    for spec in args.method:
+        model = build_model(load_config(spec[1], _options(spec[2:])))
+        own = share_weights(models['baseline'], model)
+        if own:
+            print(f'{spec[0]}: {len(own)} weights of its own kept as initialised '
+                  f'(first: {own[0]})')
+        models[spec[0]] = model.eval()
+    images = collect_images(args.images[:1], args.num_images)
+    for folder in args.images[1:]:
+        images += collect_images([folder], args.num_images)
+    usable = len(images) // args.batch_size * args.batch_size
+    if usable == 0:
+        raise ValueError(f'{len(images)} images are fewer than --batch-size {args.batch_size}')
+    if usable < len(images):
+        print(f'using {usable} of {len(images)} images (a whole number of batches of '
+              f'{args.batch_size})')
+    images = images[:usable]
+    cfg = crop_config(base_cfg, args.crop)
+    first = models['baseline']
+    batches = {bs: list(image_batches(cfg, first, images, bs)) for bs in (1, args.batch_size)}
+    result = dict(images=len(images), crop=args.crop, batch_size=args.batch_size,
+                  repeats=args.repeats, reference=args.reference, part=args.part,
+                  threads=torch.get_num_threads(), checkpoint=args.checkpoint, models={})
+    timings = {}
+    for bs, chunk in batches.items():
+        print(f'timing {len(models)} models at batch {bs} ({len(chunk)} batches x '
+              f'{args.repeats} pass(es), interleaved)')
+        timings[bs] = dict(zip(models, benchmark_models(
+            list(models.values()), [chunk] * len(models), warmup=1,
+            repeats=len(chunk) * args.repeats,
+            parts=None if args.part is None else [[args.part]] * len(models), progress=True)))
+        print()
+
+    def per_image(name: str, bs: int, part: bool = False) -> float:
+        timing = timings[bs][name]
+        stats = timing['parts'][args.part] if part else timing['latency']
+        return stats['mean'] / bs
+
+    ref = args.reference
+    for name, model in models.items():
+        row = {}
+        for bs, chunk in batches.items():
+            row[f'images_per_s_b{bs}'] = 1.0 / per_image(name, bs)
+            row[f'speedup_b{bs}'] = per_image(ref, bs) / per_image(name, bs)
+            if args.part:
+                row[f'{args.part}_latency_ratio_b{bs}'] = (
+                    per_image(name, bs, True) / per_image(ref, bs, True))
+            tokens = _tokens(model, chunk)
+            if tokens:
+                row[f'final_tokens_b{bs}'] = tokens['final']
+                row[f'block_tokens_b{bs}'] = tokens['per_block']
+        bs = args.batch_size
+        row['speedup_ratio'] = row[f'speedup_b{bs}'] / row['speedup_b1']
+        if args.part:
+            row[f'{args.part}_ratio_ratio'] = (row[f'{args.part}_latency_ratio_b{bs}'] /
+                                               row[f'{args.part}_latency_ratio_b1'])
+        result['models'][name] = row
+    _print(result, args)
+    if args.out:
+        write_json(args.out, result)
+        print(f'written: {args.out}')
     return result
+
+
+def _print(result: dict, args: argparse.Namespace) -> None:
+    bs, part = args.batch_size, args.part
+    print(f"{result['images']} images ({args.crop}x{args.crop} crops), {args.repeats} pass(es), "
+          f"{result['threads']} thread(s); speed-ups relative to {args.reference}")
+    head = (f'| model | img/s b1 | img/s b{bs} | speed-up b1 | speed-up b{bs} | ratio | '
+            f'tokens/image b1 | tokens/image b{bs} | tokens/block b1 | tokens/block b{bs} |')
+    sep = '|---' * 10 + '|'
+    if part:
+        head += f' {part} latency ratio b1 | b{bs} | b{bs} / b1 |'
+        sep += '---|---|---|'
+    print(head)
+    print(sep)
+    for name, row in result['models'].items():
+        line = (f"| {name} | {row['images_per_s_b1']:.3f} | {row[f'images_per_s_b{bs}']:.3f} | "
+                f"{row['speedup_b1']:.2f}x | {row[f'speedup_b{bs}']:.2f}x | "
+                f"{row['speedup_ratio']:.2f} | {_fmt(row.get('final_tokens_b1'))} | "
+                f"{_fmt(row.get(f'final_tokens_b{bs}'))} | {_fmt(row.get('block_tokens_b1'))} | "
+                f"{_fmt(row.get(f'block_tokens_b{bs}'))} |")
+        if part:
+            line += (f" {row[f'{part}_latency_ratio_b1']:.3f} | "
+                     f"{row[f'{part}_latency_ratio_b{bs}']:.3f} | "
+                     f"{row[f'{part}_ratio_ratio']:.2f} |")
+        print(line)
 
 
 if __name__ == '__main__':
