@@ -16,3 +16,6 @@ def test_small_run_reports_both_ops():
     assert '45 queries, levels [3, 6]' in out.stdout
     assert 'equal outputs: True' in out.stdout
     assert out.stdout.count('x faster') == 2
+    # The pixel-decoder steps, each timed, the convs with their rate.
+    steps = out.stdout.split('pixel-decoder steps on map (1, 4, 7, 5)')[1]
+    assert steps.count(' ms') == 7 and steps.count('GFLOP/s') == 2

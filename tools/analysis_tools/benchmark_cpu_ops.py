@@ -2,7 +2,11 @@
 
 * deformable-attention core: mmcv's ``multi_scale_deformable_attn_pytorch`` vs
   ``multi_scale_deformable_attn_gather`` for one encoder layer's call (every token a query);
-* LPE's pool: ``F.max_pool2d(x, 3, 1, 1)`` vs ``max_filter2d`` on one ``(1, C, H, W)`` map.
+* LPE's pool: ``F.max_pool2d(x, 3, 1, 1)`` vs ``max_filter2d`` on one ``(1, C, H, W)`` map;
+* the pixel decoder's steps around the encoder on that map, one op at a time (why its time
+  does not follow its FLOPs: docs/proscale.md): the 3x3 output conv that LPE removes, the 1x1
+  convs both keep (GFLOP/s), and the FLOP-free GroupNorm, 2x bilinear upsampling, add, ReLU
+  and in-place max filter.
 
 Both pairs are checked for equal outputs first. Defaults: Mask2Former R50 at 1024x1024 (levels
 32x32, 64x64, 128x128; 8 heads of 32 channels, 4 points; the 256-channel stride-4 map).
@@ -11,6 +15,7 @@ Example:
     OMP_NUM_THREADS=1 python tools/analysis_tools/benchmark_cpu_ops.py --repeats 5
 """
 import argparse
+import math
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +75,34 @@ def main(argv=None):
     print(f'3x3 max-pool, stride 1, map {tuple(x.shape)} (equal outputs: {same}):')
     print(f"  F.max_pool2d {ref['median'] * 1e3:.1f} ms, max_filter2d {new['median'] * 1e3:.1f} "
           f"ms (median of {args.repeats}) -> {ref['median'] / new['median']:.2f}x faster")
+    _fpn_steps(x, args.repeats)
+
+
+def _fpn_steps(x: torch.Tensor, repeats: int) -> None:
+    """Each step of the stride-4 FPN / output stage on map ``x``, timed interleaved."""
+    c, h, w = x.shape[1:]
+    w3, w1, bias = torch.randn(c, c, 3, 3), torch.randn(c, c, 1, 1), torch.randn(c)
+    norm = torch.nn.GroupNorm(math.gcd(32, c), c)  # Mask2Former's 32 groups
+    small = torch.randn(1, c, max(1, h // 2), max(1, w // 2))
+    scratch = x.clone()
+    steps = {
+        'conv 3x3 (output conv, removed by LPE)':
+        (lambda: F.conv2d(x, w3, bias, padding=1), c * c * 9 * h * w),
+        'conv 1x1 (lateral / mask features)': (lambda: F.conv2d(x, w1, bias), c * c * h * w),
+        f'GroupNorm({norm.num_groups})': (lambda: norm(x), 0),
+        'bilinear 2x upsample': (lambda: F.interpolate(small, size=(h, w), mode='bilinear',
+                                                       align_corners=False), 0),
+        'add (FPN sum, in place)': (lambda: scratch.add_(x), 0),
+        'ReLU (in place)': (lambda: scratch.relu_(), 0),
+        'max_filter2d 3x3 (LPE, in place)': (lambda: max_filter2d(scratch, 3, inplace=True), 0),
+    }
+    results = benchmark_models([TimedCall(fn) for fn, _ in steps.values()],
+                               [[CALL_BATCH]] * len(steps), warmup=1, repeats=repeats)
+    print(f'pixel-decoder steps on map {tuple(x.shape)}, interleaved (median of {repeats}):')
+    for (name, (_, macs)), result in zip(steps.items(), results):
+        ms = result['latency']['median'] * 1e3
+        rate = f', {macs / ms / 1e6:.0f} GFLOP/s ({macs / 1e9:.1f} GFLOPs)' if macs else ''
+        print(f'  {name}: {ms:.1f} ms{rate}')
 
 
 if __name__ == '__main__':
