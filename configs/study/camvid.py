@@ -35,9 +35,9 @@ _eco_exits = [f'ecom2f_exit_{k}' for k in (2, 3, 4, 5, 6)]
 _eco_gates = [f'ecom2f_gate_{b}' for b in _betas]
 _pe_exits = [f'proscale_ecom2f_exit_{k}' for k in (3, 6, 7, 8, 9)]
 # Estimates of the steps whose time is not a training schedule (arithmetic in docs/study.md).
-_est_table = 12
-_est_gate = 8
-_est_m2f_report = 30
+_est_table = 25
+_est_gate = 6
+_est_m2f_report = 35
 _est_pe_report = 20
 # Every evaluation: the 101 val images at 360x480 for quality and FLOPs, per-class IoU, batch-1
 # latency on the first 8 val images (1 warm-up + 5 timed forwards, models interleaved).
@@ -97,10 +97,10 @@ steps = [
     #    the same 300 iterations without the method, two seeds (the Mask2Former noise band).
     dict(_m2f_train, name='m2f_control_s0', config=_m2f_control, seed=0, est_minutes=20),
     dict(_m2f_train, name='m2f_control_s1', config=_m2f_control, seed=1, est_minutes=20),
-    dict(_m2f_train, name='proscale_ft', config=_proscale, seed=0, est_minutes=17),
+    dict(_m2f_train, name='proscale_ft', config=_proscale, seed=0, est_minutes=20),
     # 7. ECO-M2F from step 5. Step A: the parent fine-tuned with a random exit 2..6 per
     #    iteration (loss x k), the control's schedule.
-    dict(_m2f_train, name='ecom2f_parent', config=_eco_parent, seed=0, est_minutes=17),
+    dict(_m2f_train, name='ecom2f_parent', config=_eco_parent, seed=0, est_minutes=20),
     #    Step B: per-image mIoU of the parent at exits 2..6 on the 367 training images (the tool
     #    resumes an interrupted table from its partial files).
     dict(name='ecom2f_table', kind='command', est_minutes=_est_table,
@@ -161,7 +161,7 @@ steps = [
     #      gate at the middle beta. Evaluating step 6's weights at early exits without Step A
     #      would measure an encoder never trained to stop early, not the project.
     dict(name='algm_pruning_ft', kind='train', config=_algm_pruning, load_from='@segmenter',
-         seed=0, est_minutes=9),
+         seed=0, est_minutes=6),
     dict(_eval, name='algm_token_pruning', part='backbone', reference='control_s0',
          noise=['control_s0', 'control_s1'],
          title='Project ALGM + token pruning on the trained Segmenter ViT-T vs the control',
@@ -177,9 +177,9 @@ steps = [
              dict(name='algm_pruning_ft', label='ALGM + token pruning fine-tuned',
                   config=_algm_pruning, checkpoint='@algm_pruning_ft'),
          ],
-         est_minutes=5),
+         est_minutes=3),
     dict(_m2f_train, name='proscale_ecom2f_parent', config=_pe_parent, load_from='@proscale_ft',
-         seed=0, est_minutes=15),
+         seed=0, est_minutes=20),
     dict(name='proscale_ecom2f_table', kind='command', est_minutes=_est_table,
          args=['tools/ecom2f/build_quality_table.py', _pe_parent, '@proscale_ecom2f_parent',
                '--metric', 'miou', '--out', '{work_dir}/quality_table_train.json',

@@ -126,19 +126,22 @@ def _curve_quality_at(points: List[tuple], x: float) -> tuple:
 
 
 def compare_with_curve(rows: List[dict], curve: List[str], versus: List[str],
-                       noise: Optional[float] = None) -> List[dict]:
+                       noise: Optional[float] = None, tol: float = 0.005) -> List[dict]:
     """Each ``versus`` model against the ``curve`` at the model's own part GFLOPs.
 
     The curve's quality at a cost is the linear interpolation between its two neighbouring
     points (ECO-M2F's claim: a gate choosing each image's exit sits on or above the parent's
-    fixed-exit curve). Verdict: ``'above'`` when the difference is positive, ``'on (within the
-    noise band)'`` when it is negative but no larger than the noise spread, else ``'below'``.
+    fixed-exit curve). Verdict: ``'above'`` when the difference exceeds ``tol``, ``'on'`` when
+    it is within ``tol`` (a gate that sends every image to one exit is that exit's point), ``'on
+    (within the noise band)'`` when it is negative but no larger than the noise spread, else
+    ``'below'``.
 
     Args:
         rows (list[dict]): Summary rows (``name``, ``quality``, ``part_gflops``).
         curve (list[str]): Names of the curve's models.
         versus (list[str]): Names of the models to compare.
-        noise (float, optional): Noise spread in quality units (None: unknown, no 'on').
+        noise (float, optional): Noise spread in quality units (None: unknown).
+        tol (float): Differences this small are ties (half the tables' 0.01 precision).
 
     Returns:
         list[dict]: One entry per ``versus`` model with its GFLOPs, quality, the curve's
@@ -155,15 +158,17 @@ def compare_with_curve(rows: List[dict], curve: List[str], versus: List[str],
             continue
         at, position = _curve_quality_at(points, row['part_gflops'])
         delta = row['quality'] - at
-        if delta > 0:
+        if delta > tol:
             verdict = 'above'
+        elif delta >= -tol:
+            verdict = 'on'
         elif noise is not None and -delta <= noise:
             verdict = 'on (within the noise band)'
         else:
             verdict = 'below'
         out.append(dict(name=name, label=row['label'], part_gflops=row['part_gflops'],
                         quality=row['quality'], curve_quality=at, delta=delta,
-                        position=position, verdict=verdict))
+                        position=position, verdict=verdict, mean_exit=row.get('mean_exit')))
     return out
 
 
@@ -173,12 +178,13 @@ def versus_table(summary: dict) -> str:
         return ''
     part = summary['part'] or 'whole model'
     metric = summary['metric'] or 'quality'
-    lines = [f'| model | {part} GFLOPs | {metric} | curve at that GFLOPs | difference | '
-             'verdict |', '|' + '---|' * 6]
+    lines = [f'| model | mean exit | {part} GFLOPs | {metric} | curve at that GFLOPs | '
+             'difference | verdict |', '|' + '---|' * 7]
     for v in summary['versus_curve']:
         where = '' if v['position'] == 'inside' else f" ({v['position']} of the curve)"
-        lines.append(f"| {v['label']} | {v['part_gflops']:.3f} | {v['quality']:.2f} | "
-                     f"{v['curve_quality']:.2f}{where} | {v['delta']:+.2f} | {v['verdict']} |")
+        lines.append(f"| {v['label']} | {_fmt(v.get('mean_exit'))} | {v['part_gflops']:.3f} | "
+                     f"{v['quality']:.2f} | {v['curve_quality']:.2f}{where} | "
+                     f"{v['delta']:+.2f} | {v['verdict']} |")
     return '\n'.join(lines)
 
 

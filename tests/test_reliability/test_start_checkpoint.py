@@ -84,8 +84,8 @@ def test_shape_mismatch_names_the_key(tmp_path):
         sc.gate_start_checkpoint(_runner(), _cfg(tmp_path, load_from=ckpt))
 
 
-def test_declared_reshaped_prefix_keeps_its_own_values_and_the_rest_loads(tmp_path,
-                                                                         monkeypatch):
+def test_declared_reshaped_prefix_keeps_its_own_values_and_the_rest_loads(
+        tmp_path, monkeypatch):
     """PRO-SCALE's case: layers resized for fewer levels than the start checkpoint's."""
     from mmeffseg.utils import load_checked_checkpoint
     logged = []

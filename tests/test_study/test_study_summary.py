@@ -34,6 +34,10 @@ def test_a_point_between_two_exits_is_compared_with_the_line_between_them():
     assert out['close']['verdict'].startswith('on')
     assert out['far']['verdict'] == 'below'
     assert all(v['position'] == 'inside' for v in out.values())
+    # A gate sending every image to exit 4 is exit 4's point (its own cost adds a hair).
+    rows = _rows(dict(CURVE, all_at_4=(3.0 + 1e-6, 25.0)))
+    (tie, ) = compare_with_curve(rows, list(CURVE), ['all_at_4'])
+    assert tie['verdict'] == 'on' and tie['delta'] == pytest.approx(0.0, abs=1e-4)
 
 
 def test_without_a_noise_band_any_loss_is_below_and_outside_the_range_is_said():
@@ -98,7 +102,7 @@ def test_summary_writes_the_view_the_verdict_and_the_borrowed_noise(tmp_path):
     # On the pixel decoder's GFLOPs (2.8: between 2.5 and 3.0) the curve is at 33.6 as well.
     assert host['versus_curve'][0]['curve_quality'] == pytest.approx(33.6)
     md = (tmp_path / 's.md').read_text()
-    assert '## Gate vs exits' in md and '| gate | 0.800 | 37.00 | 33.60 | +3.40 | above |' in md
+    assert '## Gate vs exits' in md and '| gate | - | 0.800 | 37.00 | 33.60 | +3.40 | above |' in md
     assert 'Noise band (control_s0, control_s1) (from `host`)' in md
     assert (tmp_path / 'fig' / 'gate_vs_exits.png').is_file()
     assert (tmp_path / 'fig' / 'host.png').is_file()
