@@ -13,11 +13,42 @@ _control = 'configs/segmenter/segmenter_vit-t_mask_1xb8-300i-ft_camvid-360x480.p
 _algm = 'configs/algm/algm_segmenter_vit-t_mask_1xb8-300i-ft_camvid-360x480.py'
 _pruning = 'configs/token_pruning/token-pruning_segmenter_vit-t_mask_1xb8-300i-ft_camvid-360x480.py'
 _mask2former = 'configs/mask2former/mask2former_r18-lite_1xb4-2k_camvid-semantic-360x480.py'
+_m2f_control = 'configs/mask2former/mask2former_r18-lite_1xb4-300i-ft_camvid-semantic-360x480.py'
+_proscale = ('configs/proscale/'
+             'proscale-333-trc-lpe_r18-lite_1xb4-300i-ft_camvid-semantic-360x480.py')
+_eco_parent = 'configs/ecom2f/ecom2f-parent_r18-lite_1xb4-300i-ft_camvid-semantic-360x480.py'
+_eco_gate = 'configs/ecom2f/ecom2f-gate_r18-lite_1xb8-300i_camvid-semantic-360x480.py'
+_algm_pruning = ('projects/algm_token_pruning/configs/'
+                 'algm-token-pruning_segmenter_vit-t_mask_1xb8-300i-ft_camvid-360x480.py')
+_pe_parent = ('projects/proscale_ecom2f/configs/'
+              'proscale-333-ecom2f-parent_r18-lite_1xb4-300i-ft_camvid-semantic-360x480.py')
+_pe_gate = ('projects/proscale_ecom2f/configs/'
+            'proscale-333-ecom2f-gate_r18-lite_1xb8-300i_camvid-semantic-360x480.py')
+# Every Mask2Former fine-tune starts from step 5 (PRO-SCALE's and ECO-M2F's configs declare the
+# keys the 6-layer step-5 checkpoint lacks) with mmcv-free deformable attention on the CPU.
+_m2f_train = dict(kind='train', load_from='@mask2former', cpu_deform_attn='gather')
+# ECO-M2F gate betas, the papers' (COCO's small one, Cityscapes' two), fixed before any CamVid
+# figure; the PRO-SCALE+ECO-M2F project trains one gate, at the middle one.
+_betas = [0.0005, 0.003, 0.01]
+_pe_beta = 0.003
+_eco_exits = [f'ecom2f_exit_{k}' for k in (2, 3, 4, 5, 6)]
+_eco_gates = [f'ecom2f_gate_{b}' for b in _betas]
+_pe_exits = [f'proscale_ecom2f_exit_{k}' for k in (3, 6, 7, 8, 9)]
+# Estimates of the steps whose time is not a training schedule (arithmetic in docs/study.md).
+_est_table = 25
+_est_gate = 6
+_est_m2f_report = 35
+_est_pe_report = 20
 # Every evaluation: the 101 val images at 360x480 for quality and FLOPs, per-class IoU, batch-1
 # latency on the first 8 val images (1 warm-up + 5 timed forwards, models interleaved).
 _eval = dict(kind='report', num_images=101, warmup=1, repeats=5,
              cfg_options={'test_evaluator.type': 'ClassIoUMetric'})
 _taus = [0.80, 0.84, 0.88, 0.90, 0.92, 0.94, 0.96]
+# The Mask2Former reports: the same, with per-class IoU set per model (an ECO-M2F config's
+# test_evaluator is a list: mIoU, then the exit statistics).
+_m2f_eval = dict(kind='report', num_images=101, warmup=1, repeats=5, cpu_deform_attn='gather')
+_iou = {'test_evaluator.type': 'ClassIoUMetric'}
+_eco_iou = {'test_evaluator.0.type': 'ClassIoUMetric'}
 
 steps = [
     # 1. Segmenter ViT-T from scratch (val mIoU every 500 iterations shows the plateau).
@@ -62,6 +93,121 @@ steps = [
     # 5. mmseg's Mask2Former R18-lite from scratch.
     dict(name='mask2former', kind='train', config=_mask2former, seed=0,
          cpu_deform_attn='gather', est_minutes=130),
+    # 6. PRO-SCALE (3,3,3)+TRC+LPE fine-tuned from step 5, and the control: step 5 fine-tuned
+    #    the same 300 iterations without the method, two seeds (the Mask2Former noise band).
+    dict(_m2f_train, name='m2f_control_s0', config=_m2f_control, seed=0, est_minutes=20),
+    dict(_m2f_train, name='m2f_control_s1', config=_m2f_control, seed=1, est_minutes=20),
+    dict(_m2f_train, name='proscale_ft', config=_proscale, seed=0, est_minutes=20),
+    # 7. ECO-M2F from step 5. Step A: the parent fine-tuned with a random exit 2..6 per
+    #    iteration (loss x k), the control's schedule.
+    dict(_m2f_train, name='ecom2f_parent', config=_eco_parent, seed=0, est_minutes=20),
+    #    Step B: per-image mIoU of the parent at exits 2..6 on the 367 training images (the tool
+    #    resumes an interrupted table from its partial files).
+    dict(name='ecom2f_table', kind='command', est_minutes=_est_table,
+         args=['tools/ecom2f/build_quality_table.py', _eco_parent, '@ecom2f_parent',
+               '--metric', 'miou', '--out', '{work_dir}/quality_table_train.json',
+               '--cpu-deform-attn', 'gather'],
+         outputs=dict(table='{work_dir}/quality_table_train.json')),
+    #    Step C: one gate per beta on the frozen parent (the release's recipe: AdamW 1e-4,
+    #    batch 8; 300 iterations = 6.5 epochs).
+] + [
+    dict(name=f'ecom2f_gate_{_b}', kind='train', config=_eco_gate, seed=0,
+         cpu_deform_attn='gather', load_from='@ecom2f_parent', est_minutes=_est_gate,
+         cfg_options={'model.quality_table': '@ecom2f_table:table', 'model.beta': _b})
+    for _b in _betas
+] + [
+    # One report for the Mask2Former host (steps 5-7): every model measured in one process,
+    # latency interleaved. The host figure shows the pixel decoder's GFLOPs (the part PRO-SCALE
+    # and ECO-M2F change); the view `ecom2f_gate_vs_exits` shows the encoder's expected GFLOPs
+    # (mean over the val images of each image's exit) of the gates against the parent at fixed
+    # exits 2..6, the comparison ECO-M2F's paper makes.
+    dict(_m2f_eval, name='mask2former_methods', part='decode_head.pixel_decoder',
+         reference='m2f_control_s0', noise=['m2f_control_s0', 'm2f_control_s1'],
+         title='Mask2Former R18-lite host: methods fine-tuned from step 5 vs the control',
+         curve=_eco_exits, curve_label='ECO-M2F parent at fixed exits 2..6',
+         versus_curve=_eco_gates,
+         models=[
+             dict(name='m2f_control_s0', label='control (seed 0)', config=_m2f_control,
+                  checkpoint='@m2f_control_s0', cfg_options=_iou),
+             dict(name='m2f_control_s1', label='control (seed 1)', config=_m2f_control,
+                  checkpoint='@m2f_control_s1', cfg_options=_iou),
+             dict(name='mask2former', label='step 5 (no fine-tune)', config=_mask2former,
+                  checkpoint='@mask2former', cfg_options=_iou),
+             dict(name='proscale_ft', label='PRO-SCALE (3,3,3)+TRC+LPE fine-tuned',
+                  config=_proscale, checkpoint='@proscale_ft', cfg_options=_iou),
+         ] + [
+             dict(name=f'ecom2f_exit_{k}', label=f'ECO-M2F parent, exit {k}', config=_eco_parent,
+                  checkpoint='@ecom2f_parent',
+                  cfg_options=dict(_eco_iou, **{'model.test_cfg.exit_layers': k}))
+             for k in (2, 3, 4, 5, 6)
+         ] + [
+             dict(name=f'ecom2f_gate_{b}', label=f'ECO-M2F gate, beta {b}', config=_eco_gate,
+                  checkpoint=f'@ecom2f_gate_{b}', cfg_options=_eco_iou) for b in _betas
+         ],
+         views=[dict(name='ecom2f_gate_vs_exits', part='decode_head.pixel_decoder.encoder',
+                     title='ECO-M2F on the trained Mask2Former: gates vs the parent at fixed '
+                     'exits (expected encoder GFLOPs)',
+                     models=_eco_exits + _eco_gates, reference='ecom2f_exit_6',
+                     curve=_eco_exits, curve_label='parent at fixed exits 2..6',
+                     versus_curve=_eco_gates, noise_from='mask2former_methods')],
+         est_minutes=_est_m2f_report),
+    # 8. The two projects on the same trained weights, each by its host's fine-tuning recipe
+    #    from the same start as the single methods and compared with the same control:
+    #    * ALGM + token pruning: the selectors must learn (keep-ratio loss), so the project is
+    #      fine-tuned from step 1 for the control's 300 iterations, as ALGM and pruning were.
+    #    * PRO-SCALE + ECO-M2F: ECO-M2F's three steps on PRO-SCALE's encoder, starting from the
+    #      PRO-SCALE weights of step 6 (the encoder the exits are placed in): Step A random-exit
+    #      fine-tune (exits after stage 1, stage 2, layers 7, 8, 9), Step B table, Step C one
+    #      gate at the middle beta. Evaluating step 6's weights at early exits without Step A
+    #      would measure an encoder never trained to stop early, not the project.
+    dict(name='algm_pruning_ft', kind='train', config=_algm_pruning, load_from='@segmenter',
+         seed=0, est_minutes=6),
+    dict(_eval, name='algm_token_pruning', part='backbone', reference='control_s0',
+         noise=['control_s0', 'control_s1'],
+         title='Project ALGM + token pruning on the trained Segmenter ViT-T vs the control',
+         models=[
+             dict(name='control_s0', label='control (seed 0)', config=_control,
+                  checkpoint='@control_s0'),
+             dict(name='control_s1', label='control (seed 1)', config=_control,
+                  checkpoint='@control_s1'),
+             dict(name='algm_ft', label='ALGM fine-tuned (tau 0.90)', config=_algm,
+                  checkpoint='@algm_ft'),
+             dict(name='pruning_ft', label='token pruning fine-tuned', config=_pruning,
+                  checkpoint='@pruning_ft'),
+             dict(name='algm_pruning_ft', label='ALGM + token pruning fine-tuned',
+                  config=_algm_pruning, checkpoint='@algm_pruning_ft'),
+         ],
+         est_minutes=3),
+    dict(_m2f_train, name='proscale_ecom2f_parent', config=_pe_parent, load_from='@proscale_ft',
+         seed=0, est_minutes=20),
+    dict(name='proscale_ecom2f_table', kind='command', est_minutes=_est_table,
+         args=['tools/ecom2f/build_quality_table.py', _pe_parent, '@proscale_ecom2f_parent',
+               '--metric', 'miou', '--out', '{work_dir}/quality_table_train.json',
+               '--cpu-deform-attn', 'gather'],
+         outputs=dict(table='{work_dir}/quality_table_train.json')),
+    dict(name=f'proscale_ecom2f_gate_{_pe_beta}', kind='train', config=_pe_gate, seed=0,
+         cpu_deform_attn='gather', load_from='@proscale_ecom2f_parent', est_minutes=_est_gate,
+         cfg_options={'model.quality_table': '@proscale_ecom2f_table:table',
+                      'model.beta': _pe_beta}),
+    dict(_m2f_eval, name='proscale_ecom2f', part='decode_head.pixel_decoder',
+         reference='m2f_control_s0', noise_from='mask2former_methods',
+         title='Project PRO-SCALE + ECO-M2F on the trained Mask2Former: gate vs fixed exits',
+         curve=_pe_exits, curve_label='PRO-SCALE+ECO-M2F parent at fixed exits 3, 6, 7, 8, 9',
+         versus_curve=[f'proscale_ecom2f_gate_{_pe_beta}'],
+         models=[
+             dict(name='m2f_control_s0', label='control (seed 0)', config=_m2f_control,
+                  checkpoint='@m2f_control_s0', cfg_options=_iou),
+         ] + [
+             dict(name=f'proscale_ecom2f_exit_{k}', label=f'PRO-SCALE+ECO-M2F, exit {k}',
+                  config=_pe_parent, checkpoint='@proscale_ecom2f_parent',
+                  cfg_options=dict(_eco_iou, **{'model.test_cfg.exit_layers': k}))
+             for k in (3, 6, 7, 8, 9)
+         ] + [
+             dict(name=f'proscale_ecom2f_gate_{_pe_beta}',
+                  label=f'PRO-SCALE+ECO-M2F gate, beta {_pe_beta}', config=_pe_gate,
+                  checkpoint=f'@proscale_ecom2f_gate_{_pe_beta}', cfg_options=_eco_iou),
+         ],
+         est_minutes=_est_pe_report),
 ]
 
 summary = dict(

@@ -239,6 +239,11 @@ def run_network(model: nn.Module, batch: dict, forward: str = 'tensor'):
             ``model.predict`` including post-processing (mask resizing, panoptic fusion).
     """
     if forward == 'tensor':
+        if _plain_encoder_decoder_with_sample_head(model):
+            # mmseg's EncoderDecoder._forward calls decode_head.forward(x) alone, which mmseg's
+            # Mask2Former head cannot run; the same network without post-processing is the
+            # head on the features with the samples (as EcoM2FSegmentor._forward runs it).
+            return model.decode_head(model.extract_feat(batch['inputs']), batch['data_samples'])
         return model._forward(batch['inputs'], batch['data_samples'])
     if forward == 'predict':
         return model.predict(batch['inputs'], batch['data_samples'])
@@ -248,6 +253,16 @@ def run_network(model: nn.Module, batch: dict, forward: str = 'tensor'):
 def _needs_data_samples(head: nn.Module) -> bool:
     param = inspect.signature(head.forward).parameters.get('batch_data_samples')
     return param is not None and param.default is inspect.Parameter.empty
+
+
+def _plain_encoder_decoder_with_sample_head(model: nn.Module) -> bool:
+    """An mmseg EncoderDecoder whose own ``_forward`` cannot run its head (mmseg's
+    Mask2Former head needs the data samples)."""
+    head = getattr(model, 'decode_head', None)
+    if head is None or not _needs_data_samples(head):
+        return False
+    from mmseg.models.segmentors import EncoderDecoder
+    return type(model)._forward is EncoderDecoder._forward
 
 
 def usable_forward(model: nn.Module, forward: str) -> Tuple[str, Optional[str]]:

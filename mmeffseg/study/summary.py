@@ -6,7 +6,14 @@ finished yet are listed as pending. Each ``report`` step of the spec may declare
 * ``reference``: the model ratios divide by (default: the first);
 * ``noise``: models that differ only by seed / checkpoint (their spread is the noise band);
 * ``part``: the part whose GFLOPs and latency the table shows (e.g. ``'backbone'``);
-* ``curve``: models drawn as one line (e.g. a tau sweep), in order;
+* ``curve``: models drawn as one line (e.g. a tau sweep, or a parent at fixed exits), in
+  order, and ``curve_label`` its legend entry;
+* ``versus_curve``: models each compared with the curve at its own GFLOPs (e.g. ECO-M2F's gates
+  against the parent at fixed exits): the quality difference and whether the model sits on,
+  above or below the curve (:func:`compare_with_curve`);
+* ``noise_from``: another report (or view) whose noise band this one shows;
+* ``views``: more tables and figures over some of the same measured models, each a dict of
+  ``name``, ``models`` (default: all) and any key above (e.g. another ``part``);
 * ``title``: the section heading.
 """
 import os
@@ -53,8 +60,16 @@ def _exit(row: dict) -> Optional[float]:
 
 
 def summarize_report(step: dict, result: dict) -> dict:
-    """One report step as rows with ratios to its reference and the noise band."""
+    """One report step (or view) as rows with ratios to its reference and the noise band."""
     rows = result['report']['rows']
+    if step.get('models') and all(isinstance(m, str) for m in step['models']):
+        # A view: the named models of the report, in the view's order.
+        by_name = {r['study_name']: r for r in rows}
+        missing = [m for m in step['models'] if m not in by_name]
+        if missing:
+            raise ValueError(f"view {step['name']!r} names models {missing} that the report "
+                             f'did not measure ({sorted(by_name)}).')
+        rows = [by_name[m] for m in step['models']]
     part = step.get('part')
     names = [r['study_name'] for r in rows]
     ref_name = step.get('reference', names[0])
@@ -82,14 +97,95 @@ def summarize_report(step: dict, result: dict) -> dict:
                        if k.startswith('IoU.')}))
     noise = [r['quality'] for r in out_rows if r['name'] in step.get('noise', [])
              and r['quality'] is not None]
+    noise = dict(models=step.get('noise', []), values=noise,
+                 spread=(max(noise) - min(noise)) if len(noise) > 1 else None)
     return dict(
         title=step.get('title', step['name']), part=part, reference=ref_name,
         metric=ref.get('metric'), rows=out_rows, curve=step.get('curve', []),
-        noise=dict(models=step.get('noise', []), values=noise,
-                   spread=(max(noise) - min(noise)) if len(noise) > 1 else None),
+        curve_label=step.get('curve_label'), noise=noise,
+        versus_curve=compare_with_curve(out_rows, step.get('curve', []),
+                                        step.get('versus_curve', []), noise['spread']),
         inputs=ref.get('inputs'), threads=result['report'].get('threads'),
         timing=dict(warmup=ref['timing'].get('warmup'), repeats=ref['timing'].get('repeats'),
                     device=ref['timing'].get('device')))
+
+
+def _curve_quality_at(points: List[tuple], x: float) -> tuple:
+    """The curve's quality at cost ``x`` (linear between its points) and where ``x`` falls:
+    ``'inside'``, ``'above range'`` (the costliest point's quality: paying more than the full
+    model buys nothing on this curve) or ``'below range'`` (the cheapest point's quality)."""
+    points = sorted(points)
+    if x <= points[0][0]:
+        return points[0][1], 'inside' if x == points[0][0] else 'below range'
+    if x >= points[-1][0]:
+        return points[-1][1], 'inside' if x == points[-1][0] else 'above range'
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x0 <= x <= x1:
+            return (y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)), 'inside'
+    raise AssertionError('unreachable')
+
+
+def compare_with_curve(rows: List[dict], curve: List[str], versus: List[str],
+                       noise: Optional[float] = None, tol: float = 0.005) -> List[dict]:
+    """Each ``versus`` model against the ``curve`` at the model's own part GFLOPs.
+
+    The curve's quality at a cost is the linear interpolation between its two neighbouring
+    points (ECO-M2F's claim: a gate choosing each image's exit sits on or above the parent's
+    fixed-exit curve). Verdict: ``'above'`` when the difference exceeds ``tol``, ``'on'`` when
+    it is within ``tol`` (a gate that sends every image to one exit is that exit's point), ``'on
+    (within the noise band)'`` when it is negative but no larger than the noise spread, else
+    ``'below'``.
+
+    Args:
+        rows (list[dict]): Summary rows (``name``, ``quality``, ``part_gflops``).
+        curve (list[str]): Names of the curve's models.
+        versus (list[str]): Names of the models to compare.
+        noise (float, optional): Noise spread in quality units (None: unknown).
+        tol (float): Differences this small are ties (half the tables' 0.01 precision).
+
+    Returns:
+        list[dict]: One entry per ``versus`` model with its GFLOPs, quality, the curve's
+        quality there, the difference, where its cost falls (``position``) and the verdict.
+    """
+    by_name = {r['name']: r for r in rows}
+    points = [(by_name[n]['part_gflops'], by_name[n]['quality']) for n in curve
+              if n in by_name and by_name[n]['quality'] is not None
+              and by_name[n]['part_gflops'] is not None]
+    out = []
+    for name in versus:
+        row = by_name.get(name)
+        if not points or row is None or row['quality'] is None or row['part_gflops'] is None:
+            continue
+        at, position = _curve_quality_at(points, row['part_gflops'])
+        delta = row['quality'] - at
+        if delta > tol:
+            verdict = 'above'
+        elif delta >= -tol:
+            verdict = 'on'
+        elif noise is not None and -delta <= noise:
+            verdict = 'on (within the noise band)'
+        else:
+            verdict = 'below'
+        out.append(dict(name=name, label=row['label'], part_gflops=row['part_gflops'],
+                        quality=row['quality'], curve_quality=at, delta=delta,
+                        position=position, verdict=verdict, mean_exit=row.get('mean_exit')))
+    return out
+
+
+def versus_table(summary: dict) -> str:
+    """The ``versus_curve`` comparison as a markdown table (empty when there is none)."""
+    if not summary.get('versus_curve'):
+        return ''
+    part = summary['part'] or 'whole model'
+    metric = summary['metric'] or 'quality'
+    lines = [f'| model | mean exit | {part} GFLOPs | {metric} | curve at that GFLOPs | '
+             'difference | verdict |', '|' + '---|' * 7]
+    for v in summary['versus_curve']:
+        where = '' if v['position'] == 'inside' else f" ({v['position']} of the curve)"
+        lines.append(f"| {v['label']} | {_fmt(v.get('mean_exit'))} | {v['part_gflops']:.3f} | "
+                     f"{v['quality']:.2f} | {v['curve_quality']:.2f}{where} | "
+                     f"{v['delta']:+.2f} | {v['verdict']} |")
+    return '\n'.join(lines)
 
 
 def _fmt(value, spec='.2f', none='-'):
@@ -141,9 +237,10 @@ def plot_report(summary: dict, path: str) -> None:
                    label='noise band (' + ', '.join(noise['models']) + ')')
     curve = [rows[n] for n in summary['curve'] if n in rows]
     if curve:
+        label = summary.get('curve_label') or (
+            'no retraining: ' + curve[0]['label'] + ' ... ' + curve[-1]['label'])
         ax.plot([r['part_gflops'] for r in curve], [r['quality'] for r in curve], '-o',
-                color='tab:blue', ms=4, label='no retraining: ' + ', '.join(
-                    r['label'] for r in curve[:1]) + ' ... ' + curve[-1]['label'])
+                color='tab:blue', ms=4, label=label)
         for i, r in enumerate(curve):
             # Neighbouring points sit close together: labels alternate below and above.
             ax.annotate(r['label'].split()[-1], (r['part_gflops'], r['quality']), fontsize=7,
@@ -195,12 +292,19 @@ def write_summary(study: Study, command: str) -> Dict[str, str]:
                 kind='train', config=result['config'], iters=result['iters'],
                 load_from=result.get('load_from'), seconds=result['seconds'], val_curve=curve)
         elif step['kind'] == 'report':
-            summary = summarize_report(step, result)
-            data['reports'][step['name']] = summary
             data['steps'][step['name']] = dict(kind='report', seconds=result['seconds'])
-            fig = osp.join(fig_dir, f"{step['name']}.png")
-            plot_report(summary, fig)
-            summary['figure'] = osp.relpath(fig, repo)
+            for view in [step] + list(step.get('views', [])):
+                summary = summarize_report(view, result)
+                source = data['reports'].get(view.get('noise_from'))
+                if source is not None and summary['noise']['spread'] is None:
+                    summary['noise'] = dict(source['noise'], source=view['noise_from'])
+                    summary['versus_curve'] = compare_with_curve(
+                        summary['rows'], summary['curve'], view.get('versus_curve', []),
+                        summary['noise']['spread'])
+                data['reports'][view['name']] = summary
+                fig = osp.join(fig_dir, f"{view['name']}.png")
+                plot_report(summary, fig)
+                summary['figure'] = osp.relpath(fig, repo)
         else:
             data['steps'][step['name']] = dict(kind=step['kind'], seconds=result['seconds'],
                                                **{k: v for k, v in result.items()
@@ -224,8 +328,14 @@ def write_summary(study: Study, command: str) -> Dict[str, str]:
                f"forwards, all models interleaved in one process.", '',
                report_table(summary), '']
         if summary['noise']['spread'] is not None:
-            md.append(f"Noise band ({', '.join(summary['noise']['models'])}): spread "
+            source = (f" (from `{summary['noise']['source']}`)"
+                      if summary['noise'].get('source') else '')
+            md.append(f"Noise band ({', '.join(summary['noise']['models'])}){source}: spread "
                       f"{summary['noise']['spread']:.2f} {summary['metric']}.")
+        if summary.get('versus_curve'):
+            md += ['', f"Against the curve ({summary.get('curve_label') or 'curve'}), each "
+                   'at its own GFLOPs (linear between the neighbouring curve points):', '',
+                   versus_table(summary)]
         figure = osp.relpath(osp.join(repo, summary['figure']), osp.dirname(out_md))
         md += ['', '<details><summary>per-class IoU</summary>', '', class_table(summary), '',
                '</details>', '', f'![{name}]({figure})']

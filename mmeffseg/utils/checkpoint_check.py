@@ -3,7 +3,8 @@
 mmengine's ``load_checkpoint`` only logs missing/unexpected keys, so a wrong checkpoint would
 otherwise be used silently with random weights in the places that did not match. Recipes that
 start from a smaller model (a gate added to a frozen parent, reducers added to a ViT) name the
-prefixes they expect to be missing (or unexpected); those are allowed and logged, nothing else.
+prefixes they expect to be missing (or unexpected, or reshaped); those are allowed and logged,
+nothing else.
 """
 import os.path as osp
 from typing import List, Sequence
@@ -65,7 +66,8 @@ def _outside(keys: List[str], allowed: Sequence[str]) -> List[str]:
 def check_checkpoint_fits(model: nn.Module,
                           path: str,
                           allow_missing: Sequence[str] = (),
-                          allow_unexpected: Sequence[str] = ()) -> dict:
+                          allow_unexpected: Sequence[str] = (),
+                          allow_mismatch: Sequence[str] = ()) -> dict:
     """Check that the checkpoint at ``path`` has exactly the model's parameters and shapes.
 
     Args:
@@ -75,6 +77,9 @@ def check_checkpoint_fits(model: nn.Module,
             (e.g. ``('gate.',)`` when a gate is trained on a frozen parent).
         allow_unexpected (Sequence[str]): Key prefixes the checkpoint may have that the model
             has not.
+        allow_mismatch (Sequence[str]): Key prefixes whose shape may differ (e.g. a deformable
+            attention resized for fewer levels); such keys are not loaded and keep the model's
+            own values, as missing ones do.
 
     Returns:
         dict: the checkpoint as read (``state_dict`` and ``meta`` when saved by mmengine).
@@ -99,14 +104,19 @@ def check_checkpoint_fits(model: nn.Module,
     if bad:
         raise ValueError(f'Checkpoint {path} does not fit the model: key "{bad[0]}" is '
                          f'not in the model ({len(bad)} unexpected in all). {_FIX}')
+    mismatched = []
     for key, value in own.items():
         other = ckpt.get(key)
         if isinstance(other, torch.Tensor) and other.shape != value.shape:
+            if key.startswith(tuple(allow_mismatch)):
+                mismatched.append(key)
+                continue
             raise ValueError(
                 f'Checkpoint {path} does not fit the model: key "{key}" has shape '
                 f'{tuple(other.shape)} in the checkpoint but {tuple(value.shape)} in the '
                 f'model. {_FIX}')
-    for label, keys in (('missing', missing), ('unexpected', unexpected)):
+    for label, keys in (('missing', missing), ('unexpected', unexpected),
+                        ('reshaped (not loaded)', mismatched)):
         if keys:
             print_log(f'Checkpoint {path}: {len(keys)} {label} key(s) under the allowed '
                       f'prefixes, e.g. {keys[0]}', logger='current')
@@ -116,20 +126,23 @@ def check_checkpoint_fits(model: nn.Module,
 def load_checked_checkpoint(model: nn.Module,
                             path: str,
                             allow_missing: Sequence[str] = (),
-                            allow_unexpected: Sequence[str] = ()) -> dict:
+                            allow_unexpected: Sequence[str] = (),
+                            allow_mismatch: Sequence[str] = ()) -> dict:
     """Gate the checkpoint with :func:`check_checkpoint_fits`, then load its weights.
 
-    Keys under ``allow_missing`` keep the model's own values. The checkpoint's ``meta`` (class
+    Keys under ``allow_missing`` (and reshaped keys under ``allow_mismatch``) keep the model's
+    own values. The checkpoint's ``meta`` (class
     names, palette) becomes ``model.dataset_meta`` as mmdet's ``init_detector`` does.
 
     Returns:
         dict: the checkpoint as read.
     """
-    checkpoint = check_checkpoint_fits(model, path, allow_missing, allow_unexpected)
+    checkpoint = check_checkpoint_fits(model, path, allow_missing, allow_unexpected,
+                                       allow_mismatch)
     target = model.module if hasattr(model, 'module') else model
     own = target.state_dict()
-    target.load_state_dict({k: v for k, v in _state_dict(checkpoint).items() if k in own},
-                           strict=False)
+    target.load_state_dict({k: v for k, v in _state_dict(checkpoint).items()
+                            if k in own and v.shape == own[k].shape}, strict=False)
     meta = checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
     if isinstance(meta, dict) and meta.get('dataset_meta'):
         target.dataset_meta = meta['dataset_meta']

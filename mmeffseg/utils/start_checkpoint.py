@@ -3,15 +3,19 @@
 mmengine loads ``load_from`` non-strictly and, when ``resume`` finds nothing, trains from scratch
 after logging "Auto resumed from ... None". Here every start checkpoint passes the strict gate of
 :mod:`.checkpoint_check` before the first iteration: a fine-tuning recipe that starts from a
-smaller model declares the prefixes it expects to be missing (or unexpected) in its config, and
-they are printed; anything else is an error naming the file and the key. A resume that has
-nothing to resume is an error naming the work dir and what is there.
+smaller (or differently shaped) model declares the prefixes it expects to be missing,
+unexpected or reshaped in its config, and they are printed; anything else is an error naming
+the file and the key. A resume that has nothing to resume is an error naming the work dir and
+what is there.
 
 Config keys (top level, next to ``load_from``):
 
 * ``load_from_missing_ok`` (list[str]): model key prefixes ``load_from`` may lack, e.g.
   ``['backbone.reducers.']`` for token pruning's stage 2 (new selectors on a dense ViT).
 * ``load_from_unexpected_ok`` (list[str]): checkpoint key prefixes the model does not have.
+* ``load_from_mismatch_ok`` (list[str]): model key prefixes whose shape may differ from the
+  checkpoint's (not loaded: mmengine skips a reshaped key), e.g. PRO-SCALE's deformable
+  attentions sized for fewer levels than the 6-layer Mask2Former's.
 * ``load_from_made_by`` (str): the earlier recipe step that writes ``load_from`` (a command),
   named when the file is missing.
 """
@@ -32,27 +36,29 @@ __all__ = [
 ]
 
 #: mmeffseg's top-level config keys about the start checkpoint (known to the --cfg-options check).
-START_CHECKPOINT_KEYS = ('load_from_missing_ok', 'load_from_unexpected_ok', 'load_from_made_by')
+ALLOWANCE_KEYS = ('load_from_missing_ok', 'load_from_unexpected_ok', 'load_from_mismatch_ok')
+START_CHECKPOINT_KEYS = ALLOWANCE_KEYS + ('load_from_made_by', )
 
 
 def _is_url(path: str) -> bool:
     return path.startswith(('http://', 'https://'))
 
 
-def load_from_allowances(cfg: Config) -> Tuple[List[str], List[str]]:
-    """``(missing_ok, unexpected_ok)`` prefixes from the config (empty lists when not set).
+def load_from_allowances(cfg: Config) -> Tuple[List[str], List[str], List[str]]:
+    """``(missing_ok, unexpected_ok, mismatch_ok)`` prefixes from the config (empty lists when
+    not set).
 
     Raises:
         ValueError: a key that is not a list of strings, naming it.
     """
     out = []
-    for key in START_CHECKPOINT_KEYS[:2]:
+    for key in ALLOWANCE_KEYS:
         value = cfg.get(key) or []
         if isinstance(value, str) or not all(isinstance(v, str) and v for v in value):
             raise ValueError(f'{cfg.filename}: {key} must be a list of key prefixes (e.g. '
                              f"['backbone.reducers.']), got {value!r}")
         out.append(list(value))
-    return out[0], out[1]
+    return out[0], out[1], out[2]
 
 
 def check_start_file(cfg: Config) -> None:
@@ -156,10 +162,11 @@ def gate_start_checkpoint(runner, cfg: Config) -> None:
     if cfg.get('resume'):
         check_checkpoint_fits(runner.model, path)
         return
-    missing_ok, unexpected_ok = load_from_allowances(cfg)
-    if missing_ok or unexpected_ok:
+    missing_ok, unexpected_ok, mismatch_ok = load_from_allowances(cfg)
+    if missing_ok or unexpected_ok or mismatch_ok:
         print_log(f'load_from {path}: the config allows missing key prefixes {missing_ok} '
-                  f'(load_from_missing_ok) and unexpected ones {unexpected_ok} '
-                  f'(load_from_unexpected_ok); those keep their initial values / are ignored.',
-                  logger='current')
-    check_checkpoint_fits(runner.model, path, missing_ok, unexpected_ok)
+                  f'(load_from_missing_ok), unexpected ones {unexpected_ok} '
+                  f'(load_from_unexpected_ok) and reshaped ones {mismatch_ok} '
+                  f'(load_from_mismatch_ok); missing and reshaped keys keep their initial '
+                  f'values, unexpected ones are ignored.', logger='current')
+    check_checkpoint_fits(runner.model, path, missing_ok, unexpected_ok, mismatch_ok)

@@ -223,3 +223,21 @@ def test_image_files_read_like_test_images(tmp_path, tiny_m2f, capsys):
         next(image_batches(cfg, model, [str(bad)]))
     _load_tool('get_flops').main([EMBEDDED, '--images', *names])
     assert '2 image file(s), test pipeline' in capsys.readouterr().out
+
+
+def test_mmseg_mask2former_tensor_forward_runs_the_head_with_the_samples(tmp_path):
+    """The efficiency report counts every model with the tensor forward (no post-processing);
+    mmseg's own EncoderDecoder._forward cannot run the Mask2Former head, so run_network runs
+    the head on the features with the samples, and the pixel decoder is a known part."""
+    from mmeffseg.analysis import run_network
+    cfg = load_config(write_config(tmp_path, 'mmseg_m2f.py', MMSEG_M2F))
+    model = build_model(cfg).eval()
+    batches = shape_batches(model, 'mmseg', (64, 64))
+    with torch.no_grad():
+        cls_scores, mask_preds = run_network(model, batches[0], 'tensor')
+        ref = model.decode_head(model.extract_feat(batches[0]['inputs']),
+                                batches[0]['data_samples'])
+    assert torch.equal(cls_scores[-1], ref[0][-1]) and torch.equal(mask_preds[-1], ref[1][-1])
+    by_part = measure_model_cost(model, batches)['by_part']['full']
+    pd = 'decode_head.pixel_decoder'
+    assert 0 < by_part[pd + '.encoder'] < by_part[pd] < by_part['decode_head']

@@ -84,6 +84,29 @@ def test_shape_mismatch_names_the_key(tmp_path):
         sc.gate_start_checkpoint(_runner(), _cfg(tmp_path, load_from=ckpt))
 
 
+def test_declared_reshaped_prefix_keeps_its_own_values_and_the_rest_loads(
+        tmp_path, monkeypatch):
+    """PRO-SCALE's case: layers resized for fewer levels than the start checkpoint's."""
+    from mmeffseg.utils import load_checked_checkpoint
+    logged = []
+    monkeypatch.setattr(sc, 'print_log', lambda msg, **kw: logged.append(msg))
+    other = _Net()
+    other.head = nn.Linear(4, 7)
+    ckpt = _save(tmp_path, other)
+    cfg = _cfg(tmp_path, load_from=ckpt, load_from_mismatch_ok=['head.'])
+    sc.gate_start_checkpoint(_runner(), cfg)
+    assert any("['head.']" in m and 'load_from_mismatch_ok' in m for m in logged)
+    model = _Net()
+    head = model.head.weight.detach().clone()
+    load_checked_checkpoint(model, ckpt, allow_mismatch=['head.'])
+    assert torch.equal(model.head.weight, head)
+    assert torch.equal(model.backbone.stem.weight, other.backbone.stem.weight)
+    # The allowance covers its prefix only.
+    with pytest.raises(ValueError, match=r'head\.weight.*shape'):
+        sc.gate_start_checkpoint(
+            _runner(), _cfg(tmp_path, load_from=ckpt, load_from_mismatch_ok=['backbone.']))
+
+
 def test_resumed_checkpoint_must_fit_exactly_despite_allow_list(tmp_path):
     ckpt = _save(tmp_path, _Net(with_reducer=False))
     cfg = _cfg(tmp_path, load_from=ckpt, resume=True,

@@ -180,3 +180,28 @@ def test_summary_lists_finished_and_pending_steps(study_setup):
     md = (tmp / 's.md').read_text()
     assert '# Tiny' in md and '| second |' in md and 'Pending steps: later' in md
     assert (tmp / 'fig' / 'eval.png').is_file()
+
+
+def test_command_step_outputs_feed_later_steps(study_setup):
+    """A `command` step (ECO-M2F's Step B table, in the CamVid spec) records its declared
+    outputs; a later step reads one as '@step:key'; a missing output fails the step."""
+    tmp = study_setup
+    write = "import sys; open(sys.argv[1], 'w').write(sys.argv[2])"
+    copy = "import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2])"
+    steps = f"""[
+    dict(name='table', kind='command', args=['-c', {write!r}, '{{work_dir}}/t.json', 'q'],
+         outputs=dict(table='{{work_dir}}/t.json')),
+    dict(name='use', kind='command', args=['-c', {copy!r}, '@table:table', '{{work_dir}}/c.json'],
+         outputs=dict(copy='{{work_dir}}/c.json')),
+    dict(name='broken', kind='command', args=['-c', 'pass'],
+         outputs=dict(table='{{work_dir}}/never.json')),
+]"""
+    with pytest.raises(RuntimeError, match=r"step 'broken': -c ended without writing"):
+        run_study(_spec(tmp, steps), log=lambda m: None)
+    work = tmp / 'work'
+    with open(work / 'table' / 'result.json') as f:
+        assert json.load(f)['table'] == str(work / 'table' / 't.json')
+    with open(work / 'use' / 'result.json') as f:
+        assert json.load(f)['args'][2] == str(work / 'table' / 't.json')
+    assert (work / 'use' / 'c.json').read_text() == 'q'
+    assert not (work / 'broken' / 'result.json').exists()

@@ -1,0 +1,137 @@
+"""The CamVid study spec resolves without running it: every step's config and tool exist, every
+'@step' reference points to an earlier step that produces what is asked of it, every
+cfg_options key exists in the config it overrides, and every start checkpoint a step loads fits
+the model it trains (with the prefixes its config declares) or evaluates (exactly)."""
+import os.path as osp
+
+import pytest
+import torch
+
+from mmeffseg.apis import read_config
+from mmeffseg.apis.model_builder import build_model
+from mmeffseg.study import Study
+from mmeffseg.study.study_runner import _step_refs
+from mmeffseg.utils import check_checkpoint_fits
+from mmeffseg.utils.start_checkpoint import load_from_allowances
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+SPEC = osp.join(ROOT, 'configs', 'study', 'camvid.py')
+
+
+@pytest.fixture(scope='module')
+def study(tmp_path_factory):
+    return Study(read_config(SPEC), SPEC, str(tmp_path_factory.mktemp('work')), ROOT)
+
+
+def _models(step: dict):
+    """``(config, cfg_options, checkpoint ref)`` of each model a step trains or evaluates."""
+    if step['kind'] == 'train':
+        yield step['config'], dict(step.get('cfg_options') or {}), step.get('load_from')
+    elif step['kind'] == 'report':
+        for model in step['models']:
+            options = dict(step.get('cfg_options') or {}, **(model.get('cfg_options') or {}))
+            yield model['config'], options, model['checkpoint']
+
+
+def _has_key(cfg, key: str) -> bool:
+    node = cfg.to_dict()
+    for part in key.split('.'):
+        if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return False
+    return True
+
+
+def test_the_steps_after_the_segmenter_host_are_there(study):
+    names = [s['name'] for s in study.steps]
+    # Steps 6-8 come after step 5, in dependency order (the constructor checks the refs).
+    assert names.index('mask2former') < names.index('m2f_control_s0') < names.index('proscale_ft')
+    gates = [n for n in names if n.startswith('ecom2f_gate_')]
+    assert len(gates) >= 3
+    for name in ['m2f_control_s1', 'ecom2f_parent', 'ecom2f_table', 'mask2former_methods',
+                 'algm_pruning_ft', 'algm_token_pruning', 'proscale_ecom2f_parent',
+                 'proscale_ecom2f_table', 'proscale_ecom2f']:
+        assert name in names
+    assert all(study.estimate(s) > 0 for s in study.steps)
+
+
+def test_references_point_to_earlier_steps_that_produce_the_key(study):
+    index = {s['name']: i for i, s in enumerate(study.steps)}
+    seen = 0
+    for i, step in enumerate(study.steps):
+        refs = []
+
+        def visit(value):
+            if isinstance(value, str) and value.startswith('@'):
+                refs.append(value[1:].partition(':'))
+            elif isinstance(value, dict):
+                for v in value.values():
+                    visit(v)
+            elif isinstance(value, (list, tuple)):
+                for v in value:
+                    visit(v)
+
+        visit({k: v for k, v in step.items() if k not in ('name', 'kind')})
+        assert [r[0] for r in refs] == _step_refs(step)
+        for name, _, key in refs:
+            assert index[name] < i, f'{step["name"]} refers to the later step {name}'
+            source = study.steps[index[name]]
+            if key:  # '@step:key': a command step's declared output
+                assert source['kind'] == 'command' and key in source.get('outputs', {})
+            else:  # '@step': a checkpoint, written by a training step
+                assert source['kind'] == 'train', f'{step["name"]}: @{name} has no checkpoint'
+            seen += 1
+    assert seen > 50
+
+
+def test_configs_tools_and_cfg_options_exist(study):
+    checked = 0
+    for step in study.steps:
+        if step['kind'] == 'command':
+            tool = osp.join(ROOT, step['args'][0])
+            assert osp.isfile(tool), tool
+            for arg in step['args'][1:]:
+                if isinstance(arg, str) and arg.endswith('.py'):
+                    assert osp.isfile(osp.join(ROOT, arg)), arg
+        for config, options, _ in _models(step):
+            path = osp.join(ROOT, config)
+            assert osp.isfile(path), f"{step['name']}: {config}"
+            cfg = read_config(path)
+            for key in options:
+                assert _has_key(cfg, key), f"{step['name']}: {key} is not a key of {config}"
+                checked += 1
+    assert checked > 40
+
+
+def _checkpoint_of(config: str, tmp_path, saved: dict) -> str:
+    """A checkpoint with the keys and shapes ``config``'s model saves (random weights)."""
+    if config not in saved:
+        model = build_model(read_config(osp.join(ROOT, config)))
+        path = str(tmp_path / f'{len(saved)}.pth')
+        torch.save(dict(state_dict=model.state_dict()), path)
+        saved[config] = path
+    return saved[config]
+
+
+def test_every_start_checkpoint_fits_the_model_it_starts(study, tmp_path):
+    """What tools/train.py's gate and the efficiency report check before any work: a training
+    step's start checkpoint fits with the prefixes its config allows (PRO-SCALE's resized
+    encoder, ECO-M2F's new gate, the new selectors), a report's checkpoint exactly."""
+    trained_by = {s['name']: s['config'] for s in study.steps if s['kind'] == 'train'}
+    pairs = set()
+    for step in study.steps:
+        for config, _, ref in _models(step):
+            if isinstance(ref, str) and ref.startswith('@') and trained_by[ref[1:]] != config:
+                pairs.add((trained_by[ref[1:]], config, step['kind'] == 'train'))
+    # The fine-tunes from steps 1 and 5 and the projects' starts all differ from their source.
+    assert len(pairs) >= 8
+    saved = {}
+    for source, config, allow in sorted(pairs):
+        cfg = read_config(osp.join(ROOT, config))
+        missing, unexpected, mismatch = load_from_allowances(cfg) if allow else ([], [], [])
+        model = build_model(cfg)
+        check_checkpoint_fits(model, _checkpoint_of(source, tmp_path, saved), missing, unexpected,
+                              mismatch)
