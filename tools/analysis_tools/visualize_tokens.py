@@ -2,7 +2,8 @@
 
 Works for any model whose backbone is ``ReducerViT`` (ALGM merging, token pruning). For each
 image it saves ``<out-dir>/<image stem>_tokens.png``: the input as the model saw it (with the
-legend), then one panel per reducer stage, at most four panels a row: each merged token tinted
+legend; read through the config's test pipeline, see ``--size``), then one panel per reducer
+stage, at most four panels a row: each merged token tinted
 in its own colour with red borders between tokens, patches left out of a block by a pruning
 reducer darkened. It prints the number of tokens every block ran on.
 
@@ -22,8 +23,8 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 
-from mmeffseg.analysis.model_inputs import collect_images
-from mmeffseg.apis import build_model
+from mmeffseg.analysis.model_inputs import collect_images, image_batches
+from mmeffseg.apis import build_model, load_config
 from mmeffseg.utils.output_files import prepare_output_dir
 
 
@@ -36,22 +37,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--num-images', type=int, default=None,
                         help='use at most this many images (sorted by name)')
     parser.add_argument('--size', type=int, nargs=2, metavar=('H', 'W'), default=None,
-                        help='network input H x W: images are resized to cover it (aspect '
-                        'ratio kept) and centre-cropped (default: the backbone img_size)')
+                        help="after the config's test pipeline, centre-crop the image to "
+                        'H x W (padded where smaller); default: the test pipeline as it is')
     parser.add_argument('--out-dir', default='work_dirs/visualize_tokens')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.backbone.reducers.0.tau=0.9')
     return parser.parse_args(argv)
-
-
-def fit_image(image: np.ndarray, size) -> np.ndarray:
-    """Resize ``image`` to cover ``size`` (H, W), keeping its aspect ratio; centre-crop."""
-    h, w = image.shape[:2]
-    scale = max(size[0] / h, size[1] / w)
-    image = mmcv.imresize(image, (max(size[1], round(w * scale)), max(size[0], round(h * scale))))
-    top, left = (image.shape[0] - size[0]) // 2, (image.shape[1] - size[1]) // 2
-    return np.ascontiguousarray(image[top:top + size[0], left:left + size[1]])
 
 
 PANELS_PER_ROW = 4
@@ -121,46 +113,43 @@ def tile(panels: List[np.ndarray], per_row: int = PANELS_PER_ROW) -> np.ndarray:
     return np.concatenate(rows, axis=0)
 
 
-def read_image(path: str) -> np.ndarray:
-    """The image at ``path`` (BGR); a file that cannot be decoded is named."""
-    try:
-        image = mmcv.imread(path)
-    except cv2.error:  # an empty file fails inside OpenCV's decoder instead of giving None
-        image = None
-    if image is None:
-        raise ValueError(f'--images: {path} is not a readable image (corrupt, empty or another '
-                         f'format); replace it or leave it out')
-    return image
+def patch_grid_view(image: np.ndarray, grid_hw, patch: int) -> np.ndarray:
+    """``image`` padded with black at the bottom / right to the patch grid (as the ViT's corner
+    padding does), so that token borders fall on patch borders."""
+    height, width = grid_hw[0] * patch, grid_hw[1] * patch
+    view = np.zeros((height, width, 3), np.uint8)
+    # Some pipelines (mmdet's) leave float pixels.
+    image = np.clip(image[:height, :width], 0, 255).astype(np.uint8)
+    view[:image.shape[0], :image.shape[1]] = image
+    return view
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    # Every image is decoded before the model is built, so a bad file fails in a second.
-    images = [(path, read_image(path)) for path in collect_images(args.images, args.num_images)]
+    cfg = load_config(args.config, args.cfg_options)
+    paths = collect_images(args.images, args.num_images)
+    # Every image goes through the test pipeline before the model is built: a bad file fails
+    # in a second. Without a model the batches keep the pipeline's uint8 image for drawing.
+    samples = list(image_batches(cfg, None, paths, crop=args.size))
     # Family-aware (mmdet or mmseg config): mmseg's init_model cannot build mmdet detectors.
-    model = build_model(args.config, args.checkpoint, args.device, args.cfg_options)
+    model = build_model(cfg, args.checkpoint, args.device)
     backbone = model.backbone
     if not hasattr(backbone, 'record_stages'):
         raise ValueError(f'{args.config}: the backbone is {type(backbone).__name__}; this tool '
                          'needs ReducerViT (a model with token reducers)')
     backbone.record_stages = True
-    size = tuple(args.size) if args.size else tuple(backbone.img_size)
     patch = backbone.patch_size
-    if size[0] % patch or size[1] % patch:
-        raise ValueError(f'--size {size} must be divisible by the patch size {patch}')
     prepare_output_dir(args.out_dir)
 
     per_image = []
-    for path, image in images:
-        image = fit_image(image, size)
-        data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()])
+    for path, sample in zip(paths, samples):
         with torch.no_grad():
-            inputs = model.data_preprocessor(data, False)['inputs']
-            model.extract_feat(inputs)
+            model.extract_feat(model.data_preprocessor(sample, False)['inputs'])
         book = backbone.last_book
         counts = [int(c[0]) for c in book.block_counts]
         per_image.append(counts)
         h, w = book.hw_shape
+        image = patch_grid_view(sample['inputs'][0].permute(1, 2, 0).numpy(), (h, w), patch)
         panels = [add_legend(label(image, f'input {w * patch}x{h * patch}, {h * w} patches'))]
         for stage in book.stages:
             grid = stage['index_map'][0].cpu().numpy().reshape(h, w)

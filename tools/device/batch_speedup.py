@@ -1,13 +1,13 @@
 """Does a token reducer's speed-up survive batching? Batch 1 vs batch B on the same images.
 
 Builds a baseline config and one or more method configs with the same (random or given)
-weights, takes the first N images of each folder (resized and centre-cropped as in
-``tools/analysis_tools/algm_figures.py``), and times every model in alternation: at batch 1
-over all images one by one, and at batch B over the same images. Prints images/s, the
-speed-up over the baseline at each batch size, and their ratio (the bar of issue 13:
-batch-B speed-up >= 0.9 x batch-1 speed-up), plus each model's tokens per image at the end
-(CLS included) and tokens per block (what each image ran through a block, averaged; pruning
-keeps the count but runs fewer tokens).
+weights, takes the first N images of each folder (read through the baseline config's test
+pipeline and centre-cropped to ``--crop``, as ``tools/analysis_tools/algm_figures.py`` does),
+and times every model in alternation: at batch 1 over all images one by one, and at batch B
+over the same images. Prints images/s, the speed-up over the baseline at each batch size,
+and their ratio (the bar of issue 13: batch-B speed-up >= 0.9 x batch-1 speed-up), plus each
+model's tokens per image at the end (CLS included) and tokens per block (what each image ran
+through a block, averaged; pruning keeps the count but runs fewer tokens).
 
 Example (the ALGM figures of docs/algm.md):
     OMP_NUM_THREADS=1 python tools/device/batch_speedup.py \\
@@ -20,7 +20,6 @@ Example (the ALGM figures of docs/algm.md):
         --num-images 4 --batch-size 8
 """
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -29,18 +28,8 @@ from typing import Dict, List
 
 import torch
 
-from mmeffseg.analysis.model_inputs import build_model, load_config, run_network
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _figures_tool():
-    """The image loading and batching of algm_figures.py (one owner, reused here)."""
-    path = ROOT / 'tools' / 'analysis_tools' / 'algm_figures.py'
-    spec = importlib.util.spec_from_file_location('algm_figures', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from mmeffseg.analysis.model_inputs import collect_images, image_batches, run_network
+from mmeffseg.apis import build_model, load_config
 
 
 def _options(pairs: List[str]) -> Dict[str, object]:
@@ -80,9 +69,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    figures = _figures_tool()
     torch.manual_seed(0)
-    models = {'baseline': build_model(load_config(args.baseline), args.checkpoint)}
+    cfg = load_config(args.baseline)
+    models = {'baseline': build_model(cfg, args.checkpoint)}
     state = models['baseline'].state_dict()
     for spec in args.method:
         if len(spec) < 2:
@@ -94,12 +83,14 @@ def main(argv=None) -> dict:
         raise ValueError(f'--reference {args.reference!r} is not a model here: {list(models)}')
     for model in models.values():
         model.eval()
-    images = [img for folder in args.images
-              for img in figures.load_images(folder, args.num_images, args.crop)]
+    images = [path for folder in args.images for path in collect_images([folder], args.num_images)]
     images = images[:len(images) // args.batch_size * args.batch_size]
+    if not images:
+        raise ValueError(f'fewer images than --batch-size {args.batch_size}')
     first = next(iter(models.values()))
-    batches = {1: figures.make_batches(first, images, 1),
-               args.batch_size: figures.make_batches(first, images, args.batch_size)}
+    crop = (args.crop, args.crop)
+    batches = {bs: list(image_batches(cfg, first, images, bs, crop))
+               for bs in (1, args.batch_size)}
     seconds = {name: {bs: 0.0 for bs in batches} for name in models}
     tokens = {name: {bs: [] for bs in batches} for name in models}
     per_block = {name: {bs: [] for bs in batches} for name in models}
