@@ -90,7 +90,6 @@ def interleaved_timing(models: Dict[str, torch.nn.Module], cfg, images: List[str
         batches = make_batches(cfg, next(iter(models.values())), images, bs, crop)
         results = benchmark_models(list(models.values()), [batches] * len(models), warmup,
                                    repeats, parts, progress=True)
-        print()
         for name, res in zip(models, results):
             lat = res['latency']
             entry = dict(throughput=res['throughput'], latency_median=lat['median'],

@@ -42,7 +42,6 @@ def main(argv=None):
     parts += [p for p in check_parts(model, args.part) if p not in parts]
     result = benchmark_model(model, batches, args.warmup, args.repeats, parts, args.forward,
                              progress=True)
-    print()
     inputs = describe_inputs(args, batches)
     result.update(config=args.config, inputs=inputs)
     print_and_save(format_benchmark(result, title=f'{args.config}: {inputs}'), result, args.out)

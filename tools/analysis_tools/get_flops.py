@@ -12,9 +12,6 @@ Examples:
         mmseg::segmenter/segmenter_vit-t_mask_8xb1-160k_ade20k-512x512.py --shape 512 512
 """
 import argparse
-import sys
-
-from mmengine.utils import ProgressBar
 
 from mmeffseg.analysis import (COUNT_MODES, add_input_args, add_model_args, describe_inputs,
                                format_cost_table, format_summary_block, input_batches,
@@ -51,10 +48,8 @@ def main(argv=None):
     batches = input_batches(cfg, model, args)
     inputs = describe_inputs(args, batches)
 
-    bar = ProgressBar(sum(len(b['data_samples']) for b in batches), file=sys.stdout)
     summary = measure_model_cost(model, batches, args.parts, args.forward, args.time_plain,
-                                 lambda done, _: bar.update(done - bar.completed))
-    print()
+                                 progress=True)
     summary.update(config=args.config, inputs=inputs, mode=args.mode,
                    checkpoint=args.checkpoint)
     print(format_cost_table(summary, args.mode, title=f'{args.config}: {inputs}'))
