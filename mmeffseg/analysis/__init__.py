@@ -1,6 +1,7 @@
 """Honest cost tools: per-image FLOPs by part and category, latency, efficiency reports."""
-from .cli_args import (add_input_args, add_model_args, describe_inputs, input_batches, prepare,
-                       print_and_save, run_cli, write_json)
+from .cli_args import (add_input_args, add_model_args, cost_tool_parser, describe_inputs,
+                       input_batches, prepare, prepare_inputs, print_and_save, run_cli,
+                       write_json)
 from .cost_counter import CostCounter, count_macs
 from .deform_attn_cost import deform_attn_core_macs
 from .dynamic_stats import collect_dynamic_stats, summarize_dynamic_stats
@@ -16,6 +17,6 @@ __all__ = [
     'benchmark_model', 'benchmark_models', 'format_benchmark', 'latency_stats', 'shape_batches',
     'dataset_batches', 'check_shape', 'run_network', 'default_parts', 'parameter_counts',
     'part_totals', 'collect_dynamic_stats', 'summarize_dynamic_stats', 'add_input_args',
-    'add_model_args', 'prepare', 'input_batches', 'describe_inputs', 'write_json',
-    'print_and_save', 'run_cli'
+    'add_model_args', 'cost_tool_parser', 'prepare', 'prepare_inputs', 'input_batches',
+    'describe_inputs', 'write_json', 'print_and_save', 'run_cli'
 ]

@@ -2,17 +2,31 @@
 import argparse
 import itertools
 import sys
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.config import Config, DictAction
 
 from mmeffseg.apis import build_model, load_config, model_family
 from mmeffseg.ops import set_cpu_deform_attn
+from mmeffseg.utils.output_files import prepare_output_file
 from mmeffseg.utils.output_files import write_json  # noqa: F401  (the tools' JSON writer)
 from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
 from .model_inputs import (collect_images, dataset_batches, image_batches,
                            shape_batches, usable_forward)
+
+
+def cost_tool_parser(doc: str,
+                     config_help: str = "config file or name, or 'mmdet::...' / 'mmseg::...' / "
+                     "'mmeffseg::...'") -> argparse.ArgumentParser:
+    """A cost tool's parser: its description (the first line of ``doc``), the ``config``
+    argument, the input arguments (:func:`add_input_args`) and the model arguments
+    (:func:`add_model_args`); the tool adds its own."""
+    parser = argparse.ArgumentParser(description=doc.split('\n')[0])
+    parser.add_argument('config', help=config_help)
+    add_input_args(parser)
+    add_model_args(parser)
+    return parser
 
 
 def add_model_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
@@ -78,6 +92,19 @@ def input_batches(cfg: Config, model: nn.Module, args: argparse.Namespace,
         return list(dataset_batches(cfg, model, args.num_images, args.batch_size))
     shape = args.shape or (512, 512)
     return shape_batches(model, model_family(cfg), shape, args.batch_size, num_batches or 1)
+
+
+def prepare_inputs(args: argparse.Namespace) -> Tuple[Config, nn.Module, List[dict], str]:
+    """What a cost tool measures, from its parsed arguments: ``(cfg, model, batches, inputs)``.
+
+    ``--out`` is probed first (a bad path fails before minutes of work, not after), then
+    :func:`prepare` and :func:`input_batches`; ``inputs`` is :func:`describe_inputs`' line.
+    """
+    if getattr(args, 'out', None):
+        prepare_output_file(args.out)
+    cfg, model = prepare(args.config, args, args.checkpoint)
+    batches = input_batches(cfg, model, args)
+    return cfg, model, batches, describe_inputs(args, batches)
 
 
 def describe_inputs(args: argparse.Namespace, batches: List[dict]) -> str:

@@ -12,7 +12,8 @@ import copy
 import os.path as osp
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.hooks import Hook
@@ -20,13 +21,58 @@ from mmengine.hooks import Hook
 from mmeffseg.apis import build_model, load_config, model_family
 from mmeffseg.datasets.data_roots import iter_dataset_cfgs
 from mmeffseg.ops import cpu_deform_attn as use_cpu_deform_attn
-from mmeffseg.utils import check_checkpoint_fits, read_checkpoint
-from .model_cost import measure_model_cost
+from mmeffseg.utils import check_checkpoint_fits, progress_bar, read_checkpoint
 from mmeffseg.utils.output_files import (atomic_output, prepare_output_dir, write_json,
                                          write_text_atomic)
+from .model_cost import measure_model_cost
 from .model_inputs import dataset_batches, shape_batches
 from .parts import check_parts, default_parts
 from .timing import benchmark_models
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What the report measures besides the configs, and how.
+
+    Args:
+        checkpoints (Sequence[str | None], optional): One per config (baseline first;
+            ``None`` / ``'none'``: none); a config with a checkpoint is evaluated with it
+            instead of being trained. Default: None.
+        train_iters (int): Iterations of training from scratch before evaluating (0: no
+            training; then quality is only measured for configs with a checkpoint).
+            Default: 0.
+        num_images (int, optional): Test images for FLOPs and latency (batch 1). Default: 4.
+        shape (Sequence[int], optional): Synthetic ``H W`` input instead of test images.
+            Default: None.
+        eval_images (int, optional): Evaluate on the first N test images only. Default: None.
+        warmup (int): Untimed forwards before timing. Default: 1.
+        repeats (int): Timed forwards (cycling over the images). Default: 3.
+        metric (str, optional): Quality metric key; default: first of DEFAULT_METRICS found.
+        cfg_options (dict, optional): Overrides applied to every config. Default: None.
+        seed (int): Training seed (the same for every config). Default: 0.
+        parts (Sequence[str]): Parts to time besides the model's default parts (backbone,
+            pixel decoder, ...), as dotted module names. Default: ().
+        cpu_deform_attn (str): CPU core of every deformable attention during the whole report
+            (training, evaluation, timing), ``'mmcv'`` or ``'gather'``; see
+            :mod:`mmeffseg.ops.deform_attn_backend`. All configs use the same one.
+            Default: 'mmcv'.
+        progress (bool): Show mmengine's progress bars (training, test, FLOPs, timing) besides
+            the report's step lines. Default: True.
+    """
+    checkpoints: Optional[Sequence[Optional[str]]] = None
+    train_iters: int = 0
+    num_images: Optional[int] = 4
+    shape: Optional[Tuple[int, int]] = None
+    eval_images: Optional[int] = None
+    warmup: int = 1
+    repeats: int = 3
+    metric: Optional[str] = None
+    cfg_options: Optional[dict] = None
+    seed: int = 0
+    parts: Sequence[str] = ()
+    cpu_deform_attn: str = 'mmcv'
+    progress: bool = True
+
 
 #: Metrics looked for, in order, when ``metric`` is not given.
 DEFAULT_METRICS = ('coco_panoptic/PQ', 'mIoU', 'coco/segm_mAP', 'coco/bbox_mAP', 'aAcc')
@@ -63,7 +109,7 @@ def _short_schedule(cfg, iters: int, work_dir: str, seed: int):
     cfg.default_hooks['logger'] = dict(type='LoggerHook', interval=max(1, iters // 5))
     cfg.log_processor = dict(by_epoch=False)
     # mmengine's INFO logs (config dump, hook lists, per-parameter options) would bury the
-    # report's own progress lines; _ProgressHook reports training progress instead.
+    # report's own step lines; _ProgressHook shows training and test progress instead.
     cfg.log_level = 'WARNING'
     cfg.randomness = dict(seed=seed)
     # mmengine reuses a visualizer of the same name across runners (and its save dir with it);
@@ -85,25 +131,30 @@ def _short_schedule(cfg, iters: int, work_dir: str, seed: int):
 
 
 class _ProgressHook(Hook):
-    """Prints training and test progress through the report's logger."""
+    """mmengine's progress bar over the training iterations and over the test batches; the
+    last training loss is kept for the report's step line."""
 
     priority = 'LOW'
 
-    def __init__(self, total: int, log: Callable[[str], None], every: int) -> None:
-        self.total, self.log, self.every = total, log, every
-        self.start = time.time()
+    def __init__(self, show: bool) -> None:
+        self.show = show
+        self.last_loss: Optional[float] = None
+        self._step = None
+
+    def before_train(self, runner) -> None:
+        self._step = progress_bar(runner.max_iters - runner.iter, self.show)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        it = runner.iter + 1
-        if it % self.every == 0 or it == self.total:
-            loss = outputs.get('loss') if isinstance(outputs, dict) else None
-            loss_text = f', loss {float(loss):.3f}' if loss is not None else ''
-            self.log(f'iter {it}/{self.total}{loss_text} ({time.time() - self.start:.0f} s)')
+        loss = outputs.get('loss') if isinstance(outputs, dict) else None
+        if loss is not None:
+            self.last_loss = float(loss.detach()) if hasattr(loss, 'detach') else float(loss)
+        self._step()
+
+    def before_test(self, runner) -> None:
+        self._step = progress_bar(len(runner.test_dataloader), self.show)
 
     def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        total = len(runner.test_dataloader)
-        if (batch_idx + 1) % max(1, total // 4) == 0 or batch_idx + 1 == total:
-            self.log(f'test {batch_idx + 1}/{total}')
+        self._step()
 
 
 def _limit_test_set(cfg, num_images: Optional[int]):
@@ -116,25 +167,29 @@ def _limit_test_set(cfg, num_images: Optional[int]):
     return cfg
 
 
-def _train_and_test(cfg, train_iters: int, checkpoint: Optional[str], eval_images: Optional[int],
-                    seed: int, log: Callable[[str], None], work_dir: str):
+def _train_and_test(cfg, opts: ReportOptions, checkpoint: Optional[str],
+                    log: Callable[[str], None], work_dir: str):
     """Return ``(model, metrics)`` after an optional short training and a test run."""
     from mmengine.model.utils import revert_sync_batchnorm
     from mmengine.runner import Runner
 
-    cfg = _short_schedule(cfg, max(train_iters, 1), work_dir, seed)
-    cfg = _limit_test_set(cfg, eval_images)
+    cfg = _short_schedule(cfg, max(opts.train_iters, 1), work_dir, opts.seed)
+    cfg = _limit_test_set(cfg, opts.eval_images)
     if checkpoint is not None:
         cfg.load_from = checkpoint
     runner = Runner.from_cfg(cfg)
     if checkpoint is not None:
         # The runner loads non-strictly; refuse a checkpoint that does not fit before testing.
         check_checkpoint_fits(runner.model, checkpoint)
-    runner.register_hook(_ProgressHook(train_iters, log, max(1, train_iters // 5)), 'LOW')
-    if train_iters > 0 and checkpoint is None:
+    hook = _ProgressHook(opts.progress)
+    runner.register_hook(hook, 'LOW')
+    if opts.train_iters > 0 and checkpoint is None:
+        log(f'training {opts.train_iters} iterations')
         t0 = time.time()
         runner.train()
-        log(f'trained {train_iters} iterations in {time.time() - t0:.0f} s')
+        loss = '' if hook.last_loss is None else f', last loss {hook.last_loss:.3f}'
+        log(f'trained {opts.train_iters} iterations in {time.time() - t0:.0f} s{loss}')
+    log(f'testing on {len(runner.test_dataloader.dataset)} image(s)')
     t0 = time.time()
     metrics = runner.test()
     log(f'evaluated in {time.time() - t0:.0f} s')
@@ -150,69 +205,43 @@ def _image_ids(batches: List[dict]) -> List[str]:
     return ids
 
 
-def _measure_cost(model, cfg, shape, num_images, step) -> tuple:
+def _measure_cost(model, cfg, opts: ReportOptions, step) -> tuple:
     """The report's batches for one model and its FLOPs on them."""
-    if shape is not None:
-        batches = shape_batches(model, model_family(cfg), shape, 1, 1)
-        inputs = f'synthetic {shape[0]}x{shape[1]}'
+    if opts.shape is not None:
+        batches = shape_batches(model, model_family(cfg), opts.shape, 1, 1)
+        inputs = f'synthetic {opts.shape[0]}x{opts.shape[1]}'
     else:
-        batches = list(dataset_batches(cfg, model, num_images or 1, 1))
+        batches = list(dataset_batches(cfg, model, opts.num_images or 1, 1))
         inputs = f'first {len(batches)} test image(s)'
     step(f'counting FLOPs on {inputs}')
-    cost = measure_model_cost(model, batches)
+    cost = measure_model_cost(model, batches, progress=opts.progress)
     return batches, dict(inputs=inputs, image_ids=_image_ids(batches), cost=cost)
 
 
 def run_efficiency_report(baseline: str,
-                          methods: Sequence[str],
-                          checkpoints: Optional[Sequence[Optional[str]]] = None,
-                          train_iters: int = 0,
-                          num_images: Optional[int] = 4,
-                          shape: Optional[Sequence[int]] = None,
-                          eval_images: Optional[int] = None,
-                          warmup: int = 1,
-                          repeats: int = 3,
-                          metric: Optional[str] = None,
-                          cfg_options: Optional[dict] = None,
-                          seed: int = 0,
-                          log: Callable[[str], None] = print,
-                          parts: Optional[Sequence[str]] = None,
-                          cpu_deform_attn: str = 'mmcv') -> dict:
+                          methods: Sequence[str] = (),
+                          options: ReportOptions = ReportOptions(),
+                          log: Callable[[str], None] = print) -> dict:
     """Measure the baseline and each method config; return the JSON-ready report.
 
     Args:
-        baseline (str): Baseline config path.
-        methods (Sequence[str]): Method config paths.
-        checkpoints (Sequence[str | None], optional): One per config (baseline first); a
-            config with a checkpoint is evaluated with it instead of being trained.
-        train_iters (int): Iterations of training from scratch before evaluating (0: no
-            training; then quality is only measured for configs with a checkpoint).
-        num_images (int, optional): Test images for FLOPs and latency (batch 1).
-        shape (Sequence[int], optional): Synthetic ``H W`` input instead of test images.
-        eval_images (int, optional): Evaluate on the first N test images only.
-        warmup (int): Untimed forwards before timing.
-        repeats (int): Timed forwards (cycling over the images).
-        metric (str, optional): Quality metric key; default: first of DEFAULT_METRICS found.
-        cfg_options (dict, optional): Overrides applied to every config.
-        seed (int): Training seed (the same for every config).
-        log (callable): Progress printer.
-        parts (Sequence[str], optional): Parts to time besides the model's default parts
-            (backbone, pixel decoder, ...), as dotted module names.
-        cpu_deform_attn (str): CPU core of every deformable attention during the whole report
-            (training, evaluation, timing), ``'mmcv'`` or ``'gather'``; see
-            :mod:`mmeffseg.ops.deform_attn_backend`. All configs use the same one.
+        baseline (str): Baseline config (a path or a name :func:`mmeffseg.apis.load_config`
+            takes).
+        methods (Sequence[str]): Method configs.
+        options (ReportOptions): What to measure and how.
+        log (callable): Printer of the report's step lines (one per step, with the elapsed
+            time); counts within a step show as mmengine progress bars on stdout.
     """
-    with use_cpu_deform_attn(cpu_deform_attn):
-        report = _run_report(baseline, methods, checkpoints, train_iters, num_images, shape,
-                             eval_images, warmup, repeats, metric, cfg_options, seed, log,
-                             parts)
-    report.update(cpu_deform_attn=cpu_deform_attn, threads=torch.get_num_threads())
+    with use_cpu_deform_attn(options.cpu_deform_attn):
+        report = _run_report(baseline, methods, options, log)
+    report.update(cpu_deform_attn=options.cpu_deform_attn, threads=torch.get_num_threads())
     return report
 
 
-def _run_report(baseline, methods, checkpoints, train_iters, num_images, shape, eval_images,
-                warmup, repeats, metric, cfg_options, seed, log, extra_parts) -> dict:
+def _run_report(baseline: str, methods: Sequence[str], opts: ReportOptions,
+                log: Callable[[str], None]) -> dict:
     configs = [baseline] + list(methods)
+    checkpoints = opts.checkpoints
     if checkpoints is not None and len(checkpoints) != len(configs):
         raise ValueError(f'--checkpoints needs one entry per config ({len(configs)}: baseline '
                          f"then methods; 'none' for none), got {len(checkpoints)}")
@@ -220,7 +249,7 @@ def _run_report(baseline, methods, checkpoints, train_iters, num_images, shape, 
                    for c in (checkpoints or [None] * len(configs))]
     # Fail on a bad config or an unreadable checkpoint before spending minutes on the ones
     # before it (whether a checkpoint fits its model is checked when the model is built).
-    cfgs = [load_config(path, cfg_options) for path in configs]
+    cfgs = [load_config(path, opts.cfg_options) for path in configs]
     for ckpt in filter(None, checkpoints):
         read_checkpoint(ckpt)
     rows, models, batches, parts = [], [], [], []
@@ -235,36 +264,38 @@ def _run_report(baseline, methods, checkpoints, train_iters, num_images, shape, 
                     f'(elapsed {time.time() - start:.0f} s)')
 
             metrics = {}
-            if train_iters > 0 or ckpt is not None:
-                step('training' if ckpt is None else f'evaluating {ckpt}')
-                model, metrics = _train_and_test(cfg, train_iters, ckpt, eval_images, seed,
-                                                 step, osp.join(tmp_root, f'{index}_{name}'))
+            if opts.train_iters > 0 or ckpt is not None:
+                if ckpt is not None:
+                    step(f'evaluating {ckpt}')
+                model, metrics = _train_and_test(cfg, opts, ckpt, step,
+                                                 osp.join(tmp_root, f'{index}_{name}'))
             else:
                 model = build_model(cfg)
             model = model.to('cpu').eval()
             model_parts = default_parts(model)
-            model_parts += [p for p in check_parts(model, extra_parts or [])
+            model_parts += [p for p in check_parts(model, list(opts.parts))
                             if p not in model_parts]
-            model_batches, row = _measure_cost(model, cfg, shape, num_images, step)
-            picked = _pick_metric(metrics, metric)
+            model_batches, row = _measure_cost(model, cfg, opts, step)
+            picked = _pick_metric(metrics, opts.metric)
             row.update(
                 name=name, config=path, role='baseline' if index == 0 else 'method',
-                checkpoint=ckpt, trained_iters=train_iters if ckpt is None else None,
+                checkpoint=ckpt, trained_iters=opts.train_iters if ckpt is None else None,
                 metric=picked[0] if picked else None,
                 quality=picked[1] if picked else None, metrics=metrics)
             rows.append(row)
             models.append(model)
             batches.append(model_batches)
             parts.append(model_parts)
-    log(f'timing {len(models)} model(s) interleaved: {warmup} warm-up + {repeats} timed '
-        f'forwards each, whole and per part (elapsed {time.time() - start:.0f} s)')
-    timings = benchmark_models(models, batches, warmup, repeats, parts)
+    log(f'timing {len(models)} model(s) interleaved: {opts.warmup} warm-up + {opts.repeats} '
+        f'timed forwards each, whole and per part (elapsed {time.time() - start:.0f} s)')
+    timings = benchmark_models(models, batches, opts.warmup, opts.repeats, parts,
+                               progress=opts.progress)
     for row, timing in zip(rows, timings):
         row['timing'] = timing
     del models, batches
     ids = {tuple(r['image_ids']) for r in rows}
     report = dict(rows=rows, same_images=len(ids) == 1, seconds=time.time() - start,
-                  train_iters=train_iters)
+                  train_iters=opts.train_iters)
     if len(ids) != 1:
         log('WARNING: the configs did not measure the same images (different test sets); '
             'their costs are still per image but not on identical inputs')
@@ -275,7 +306,6 @@ def _fmt(value, spec='.2f', none='n/a'):
     return none if value is None else format(value, spec)
 
 
-#: The part whose latency the table shows next to the whole model's, first found first.
 #: The part whose latency the table shows next to the whole model's, first found first: a
 #: part name ending with one of these (mmdet's ``panoptic_head.pixel_decoder``, mmseg's
 #: ``decode_head.pixel_decoder``, any ``backbone``).

@@ -6,11 +6,12 @@ mean, min and max over images, plus what the dynamic modules did (:mod:`.dynamic
 All figures use 1 FLOP = 1 multiply-add.
 """
 import time
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 import torch
 import torch.nn as nn
 
+from mmeffseg.utils.progress import progress_bar
 from .cost_counter import CostCounter
 from .dynamic_stats import collect_dynamic_stats, summarize_dynamic_stats
 from .model_inputs import run_network
@@ -32,7 +33,7 @@ def measure_model_cost(model: nn.Module,
                        parts: Optional[List[str]] = None,
                        forward: str = 'tensor',
                        time_plain: bool = False,
-                       progress: Optional[Callable[[int, float], None]] = None) -> dict:
+                       progress: bool = False) -> dict:
     """Count the FLOPs of ``model`` on every batch and summarise per image.
 
     Args:
@@ -42,7 +43,7 @@ def measure_model_cost(model: nn.Module,
         forward (str): ``'tensor'`` (network only) or ``'predict'`` (with post-processing).
         time_plain (bool): Also time an uncounted forward of each batch, to report the
             counter's overhead. Default: False.
-        progress (callable, optional): Called as ``progress(images_done, seconds)``.
+        progress (bool): Show mmengine's progress bar over the images. Default: False.
 
     Returns:
         dict: JSON-ready summary: ``flops`` (per mode: mean/min/max per image),
@@ -50,6 +51,9 @@ def measure_model_cost(model: nn.Module,
         ``params`` (per part), ``dynamic``, ``per_image`` and timing of the tool itself.
     """
     parts = check_parts(model, parts) if parts is not None else default_parts(model)
+    if progress:
+        batches = list(batches)
+    step = progress_bar(sum(len(b['data_samples']) for b in batches) if progress else 0)
     per_image: List[dict] = []
     part_sums = {mode: {} for mode in COUNT_MODES}
     cat_sums = {c: 0.0 for c in CATEGORIES}
@@ -81,8 +85,7 @@ def measure_model_cost(model: nn.Module,
         per_image.extend([entry] * size)
         dynamic_traces.append(collect_dynamic_stats(model))
         images += size
-        if progress is not None:
-            progress(images, counted_s[-1] * size)
+        step(size)
     if images == 0:
         raise ValueError('No images to measure: the dataset/dataloader yielded nothing')
     summary = dict(

@@ -189,7 +189,7 @@ def collect_images(paths: Sequence[str], limit: Optional[int] = None) -> List[st
     return files[:limit] if limit else files
 
 
-def _test_pipeline(cfg: Config) -> List[dict]:
+def _test_pipeline(cfg: Config, crop: Optional[Sequence[int]] = None) -> List[dict]:
     loader = cfg.get('test_dataloader') or {}
     leaves = list(iter_dataset_cfgs(loader.get('dataset') or {}))
     pipeline = leaves[0][1].get('pipeline') if leaves else None
@@ -198,17 +198,39 @@ def _test_pipeline(cfg: Config) -> List[dict]:
         raise ValueError(f'{cfg.filename}: no test pipeline (test_dataloader.dataset.pipeline '
                          f'or test_pipeline) to read images with; give --shape H W instead')
     # Image files carry no annotations: drop the steps that would load them.
-    return [copy.deepcopy(t) for t in pipeline if 'Annotations' not in str(t.get('type', ''))]
+    steps = [copy.deepcopy(t) for t in pipeline if 'Annotations' not in str(t.get('type', ''))]
+    if crop is not None:
+        if len(crop) != 2 or any(int(c) < 1 for c in crop):
+            raise ValueError(f'crop needs two positive integers H W, got {list(crop)}')
+        # After the test set's own resizing, before packing (mmcv's crop: (w, h), pads a
+        # smaller image with zeros at the bottom / right).
+        pack = next((i for i, t in enumerate(steps) if 'Pack' in str(t.get('type', ''))),
+                    len(steps))
+        steps.insert(pack, dict(type='mmcv.CenterCrop', crop_size=(int(crop[1]), int(crop[0])),
+                                auto_pad=True))
+    return steps
 
 
 def image_batches(cfg: Config,
-                  model: nn.Module,
+                  model: Optional[nn.Module],
                   images: Sequence[str],
-                  batch_size: int = 1) -> Iterator[dict]:
-    """Yield preprocessed batches of image files through the config's test pipeline.
+                  batch_size: int = 1,
+                  crop: Optional[Sequence[int]] = None) -> Iterator[dict]:
+    """Yield batches of image files read through the config's test pipeline.
 
     The same resizing and packing as the test set's images get (annotation loading dropped),
     then the model's data preprocessor; mmseg needs one image size per batch.
+
+    Args:
+        cfg (Config): The config whose test pipeline reads the images.
+        model (nn.Module | None): Whose data preprocessor makes the batch; ``None`` yields the
+            collated pipeline output (uint8 ``inputs`` as the pipeline left them, for drawing;
+            preprocess later with ``model.data_preprocessor(batch, False)``).
+        images (Sequence[str]): Image files (see :func:`collect_images`).
+        batch_size (int): Images per batch; the last batch may be smaller. Default: 1.
+        crop (Sequence[int] | None): ``(H, W)``: after the pipeline's own resizing, a centre
+            crop to H x W (padded where the image is smaller), so that images of different
+            sizes can share a batch. Default: None (the test pipeline as it is).
 
     Raises:
         ValueError: the config has no test pipeline, or a file is not a readable image
@@ -217,7 +239,7 @@ def image_batches(cfg: Config,
     from mmengine.dataset import Compose, pseudo_collate
 
     init_default_scope(model_family(cfg))
-    pipeline = Compose(_test_pipeline(cfg))
+    pipeline = Compose(_test_pipeline(cfg, crop))
     for start in range(0, len(images), batch_size):
         samples = []
         for index, path in enumerate(images[start:start + batch_size], start):
@@ -226,6 +248,9 @@ def image_batches(cfg: Config,
             except Exception as err:  # mmcv's loaders fail in several ways on a bad file
                 raise ValueError(f'{path}: cannot be read as an image through the test '
                                  f'pipeline ({type(err).__name__}: {err})') from err
+        if model is None:
+            yield pseudo_collate(samples)
+            continue
         with torch.no_grad():
             yield model.data_preprocessor(pseudo_collate(samples), False)
 

@@ -20,6 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from mmeffseg.utils.progress import progress_bar
 from .forward_tracker import ForwardTracker
 from .model_inputs import run_network
 
@@ -296,18 +297,6 @@ class _ModelSeries:
         return out
 
 
-def _progress(total: int, show: bool) -> Callable[[], None]:
-    """One step of mmengine's progress bar (a no-op when not shown)."""
-    if not show:
-        return lambda: None
-    import sys
-
-    from mmengine.utils import ProgressBar
-
-    # ProgressBar's default file is the sys.stdout of import time; write to the current one.
-    return ProgressBar(total, file=sys.stdout).update
-
-
 def _interleave(series: List[_ModelSeries], timed_run: Callable, warmup: int, repeats: int,
                 step: Callable[[], None]) -> None:
     # Warm every model up, then repeat r runs every model once.
@@ -358,7 +347,7 @@ def benchmark_models(models: Sequence[nn.Module],
         for i, (m, b) in enumerate(zip(models, batches))
     ]
     timed = [s for s in series if s.parts]
-    step = _progress((len(series) + len(timed)) * (warmup + repeats), progress)
+    step = progress_bar((len(series) + len(timed)) * (warmup + repeats), progress)
     _interleave(series, _ModelSeries.time_whole, warmup, repeats, step)
     try:
         for s in timed:

@@ -1,3 +1,4 @@
 from .checkpoint_check import check_checkpoint_fits, load_checked_checkpoint, read_checkpoint
+from .progress import progress_bar
 
-__all__ = ['check_checkpoint_fits', 'load_checked_checkpoint', 'read_checkpoint']
+__all__ = ['check_checkpoint_fits', 'load_checked_checkpoint', 'read_checkpoint', 'progress_bar']

@@ -1,12 +1,13 @@
 """The side-by-side efficiency report: files, table, and a short train-and-evaluate run."""
 import json
 import os.path as osp
+from dataclasses import replace
 
 import pytest
 
 from _analysis_tiny import MASK2FORMER, write_config
-from mmeffseg.analysis.efficiency_report import (report_markdown, run_efficiency_report,
-                                                 write_report)
+from mmeffseg.analysis.efficiency_report import (ReportOptions, report_markdown,
+                                                 run_efficiency_report, write_report)
 from mmeffseg.ops import get_cpu_deform_attn
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -18,9 +19,10 @@ def test_report_on_shape_without_training(tmp_path):
     base = write_config(tmp_path, 'base.py', MASK2FORMER.format(enc_layers=2))
     method = write_config(tmp_path, 'fewer_layers.py', MASK2FORMER.format(enc_layers=1))
     logs = []
-    report = run_efficiency_report(base, [method], shape=(64, 64), num_images=None, warmup=0,
-                                   repeats=2, log=logs.append, cpu_deform_attn='gather',
-                                   parts=['panoptic_head.pixel_decoder.encoder.layers.0'])
+    options = ReportOptions(shape=(64, 64), num_images=None, warmup=0, repeats=2,
+                            cpu_deform_attn='gather',
+                            parts=['panoptic_head.pixel_decoder.encoder.layers.0'])
+    report = run_efficiency_report(base, [method], options, log=logs.append)
     assert get_cpu_deform_attn() == 'mmcv'  # the report's choice does not outlive it
     assert report['cpu_deform_attn'] == 'gather' and report['threads'] >= 1
     rows = report['rows']
@@ -46,14 +48,15 @@ def test_report_on_shape_without_training(tmp_path):
 
 def test_report_bad_inputs(tmp_path):
     base = write_config(tmp_path, 'base.py', MASK2FORMER.format(enc_layers=1))
+    shape = ReportOptions(shape=(64, 64))
     with pytest.raises(FileNotFoundError, match='missing_method.py'):
-        run_efficiency_report(base, [str(tmp_path / 'missing_method.py')], shape=(64, 64))
+        run_efficiency_report(base, [str(tmp_path / 'missing_method.py')], shape)
     with pytest.raises(ValueError, match='not a submodule'):
-        run_efficiency_report(base, [], shape=(64, 64), parts=['panoptic_head.no_such_part'])
+        run_efficiency_report(base, [], replace(shape, parts=['panoptic_head.no_such_part']))
     with pytest.raises(ValueError, match='choose one of'):
-        run_efficiency_report(base, [], shape=(64, 64), cpu_deform_attn='fastest')
+        run_efficiency_report(base, [], replace(shape, cpu_deform_attn='fastest'))
     with pytest.raises(ValueError, match='one entry per config'):
-        run_efficiency_report(base, [base], checkpoints=['a.pth'], shape=(64, 64))
+        run_efficiency_report(base, [base], replace(shape, checkpoints=['a.pth']))
 
 
 def _tiny_embedded_config(folder) -> str:
@@ -66,14 +69,22 @@ def _tiny_embedded_config(folder) -> str:
 
 
 @pytest.mark.skipif(not osp.isfile(EMBEDDED), reason='embedded data config not available')
-def test_short_training_gives_quality(tmp_path):
+def test_short_training_gives_quality(tmp_path, capsys):
     # The tiny model on the embedded data: 1 iteration, evaluation on 1 image.
     cfg = _tiny_embedded_config(tmp_path)
-    report = run_efficiency_report(cfg, [], train_iters=1, num_images=1, eval_images=1,
-                                   warmup=0, repeats=1, log=lambda m: None)
+    logs = []
+    options = ReportOptions(train_iters=1, num_images=1, eval_images=1, warmup=0, repeats=1)
+    report = run_efficiency_report(cfg, [], options, log=logs.append)
     row = report['rows'][0]
     assert row['metric'] == 'coco_panoptic/PQ' and row['quality'] is not None
     assert 'coco_panoptic/PQ' in report_markdown(report)
+    # one step line per step; the counts inside a step are mmengine progress bars
+    assert [line.split('] ')[1].split(' (elapsed')[0].split(' in ')[0] for line in logs[:4]] \
+        == ['training 1 iterations', 'trained 1 iterations', 'testing on 1 image(s)',
+            'evaluated']
+    assert 'last loss' in logs[1]
+    out = capsys.readouterr().out
+    assert out.count('[>>') >= 3  # training, test, FLOPs, timing bars
 
 
 @pytest.mark.skipif(not osp.isfile(EMBEDDED), reason='embedded data config not available')
@@ -88,9 +99,9 @@ def test_checkpoints_are_evaluated_and_timed_side_by_side(tmp_path):
     ckpt = str(tmp_path / 'tiny.pth')
     model = MODELS.build(Config.fromfile(cfg_path).model)
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
-    report = run_efficiency_report(cfg_path, [cfg_path], checkpoints=[ckpt, 'none'],
-                                   num_images=1, eval_images=1, warmup=0, repeats=1,
-                                   log=lambda m: None)
+    options = ReportOptions(checkpoints=[ckpt, 'none'], num_images=1, eval_images=1, warmup=0,
+                            repeats=1, progress=False)
+    report = run_efficiency_report(cfg_path, [cfg_path], options, log=lambda m: None)
     with_ckpt, without = report['rows']
     assert with_ckpt['checkpoint'] == ckpt and with_ckpt['quality'] is not None
     assert without['checkpoint'] is None and without['quality'] is None  # neither trained
@@ -143,3 +154,19 @@ def test_markdown_finds_the_mmseg_pixel_decoder_and_shows_peak_memory():
     assert base_cells[7] == '1.00 / 0.50' and method_cells[7] == '0.50 / 0.25 (0.500x)'
     assert method_cells[10] == '40.0' and method_cells[11] == '0.400x'
     assert base_cells[13] == '12.5' and method_cells[13] == 'n/a'
+
+
+def test_command_line_maps_to_the_options_in_one_place():
+    from mmeffseg.testing import load_tool
+    tool = load_tool('analysis_tools/efficiency_report.py')
+    args = tool.parse_args(['--baseline', 'b.py', '--methods', 'm.py', '--checkpoints', 'b.pth',
+                            'none', '--train-iters', '5', '--shape', '64', '96',
+                            '--eval-images', '2', '--warmup', '0', '--repeats', '7',
+                            '--metric', 'mIoU', '--seed', '3', '--cfg-options', 'a.b=1',
+                            '--part', 'backbone.layers.0', '--cpu-deform-attn', 'gather'])
+    assert tool.report_options(args) == ReportOptions(
+        checkpoints=['b.pth', 'none'], train_iters=5, num_images=None, shape=(64, 96),
+        eval_images=2, warmup=0, repeats=7, metric='mIoU', cfg_options={'a.b': 1}, seed=3,
+        parts=('backbone.layers.0', ), cpu_deform_attn='gather')
+    defaults = tool.report_options(tool.parse_args(['--baseline', 'b.py']))
+    assert defaults == ReportOptions()  # the command line's defaults are the library's

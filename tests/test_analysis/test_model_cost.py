@@ -223,6 +223,20 @@ def test_image_files_read_like_test_images(tmp_path, tiny_m2f, capsys):
         next(image_batches(cfg, model, [str(bad)]))
     _load_tool('get_flops').main([EMBEDDED, '--images', *names])
     assert '2 image file(s), test pipeline' in capsys.readouterr().out
+    # without a model: the pipeline's images (pixel values, not normalised)
+    raw = next(image_batches(cfg, None, names[:1]))
+    assert raw['inputs'][0].max() > 1.5 and raw['inputs'][0].min() >= 0
+    assert torch.equal(model.data_preprocessor(raw, False)['inputs'], from_files[0]['inputs'])
+    # crop: after the pipeline's resize, every image centre-cropped (padded) to H x W
+    cropped = next(image_batches(cfg, None, names, 2, crop=(96, 1000)))
+    assert [tuple(x.shape) for x in cropped['inputs']] == [(3, 96, 1000)] * 2
+    full = raw['inputs'][0]
+    h, w = full.shape[-2:]
+    top = int(round((h - 96) / 2))
+    assert torch.equal(cropped['inputs'][0][:, :, :w], full[:, top:top + 96])
+    assert cropped['inputs'][0][:, :, w:].max() == 0
+    with pytest.raises(ValueError, match='crop needs two positive integers'):
+        next(image_batches(cfg, None, names, crop=(0, 5)))
 
 
 def test_mmseg_mask2former_tensor_forward_runs_the_head_with_the_samples(tmp_path):

@@ -49,11 +49,12 @@ def test_build_model_refuses_a_new_key_on_a_loaded_config():
 
 def test_efficiency_report_refuses_a_new_key_before_any_work(tmp_path):
     import os.path as osp
-    from mmeffseg.analysis.efficiency_report import run_efficiency_report
+    from mmeffseg.analysis.efficiency_report import ReportOptions, run_efficiency_report
     repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     m2f = osp.join(repo, 'configs/mask2former/mask2former_r18-lite_1xb2-300i_embedded-panoptic.py')
     logs = []
     with pytest.raises(ValueError, match="'tset_dataloader'.*did you mean 'test_dataloader'"):
-        run_efficiency_report(m2f, [], cfg_options={'tset_dataloader.dataset.indices': 1},
-                              shape=(64, 64), log=logs.append)
+        run_efficiency_report(
+            m2f, [], ReportOptions(cfg_options={'tset_dataloader.dataset.indices': 1},
+                                   shape=(64, 64)), log=logs.append)
     assert logs == []

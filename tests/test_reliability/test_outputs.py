@@ -153,7 +153,8 @@ def test_cost_tools_probe_out_before_any_work(tmp_path, monkeypatch, tool):
     def never(*args, **kwargs):
         raise AssertionError('the model was built before --out was probed')
 
-    monkeypatch.setattr(module, 'prepare', never)
+    # the tools build through cli_args.prepare_inputs, which probes --out before prepare
+    monkeypatch.setattr('mmeffseg.analysis.cli_args.prepare', never)
     (tmp_path / 'file').write_text('x')
     bad = str(tmp_path / 'file' / 'flops.json')
     with pytest.raises(OSError, match='--out folder .*file'):

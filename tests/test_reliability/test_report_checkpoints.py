@@ -4,7 +4,7 @@ import os.path as osp
 import pytest
 import torch
 
-from mmeffseg.analysis.efficiency_report import run_efficiency_report
+from mmeffseg.analysis.efficiency_report import ReportOptions, run_efficiency_report
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 M2F = osp.join(REPO, 'configs/mask2former/mask2former_r18-lite_1xb2-300i_embedded-panoptic.py')
@@ -13,9 +13,10 @@ M2F = osp.join(REPO, 'configs/mask2former/mask2former_r18-lite_1xb2-300i_embedde
 def _report(ckpt):
     logs = []
     with pytest.raises(ValueError) as err:
-        run_efficiency_report(M2F, [], checkpoints=[ckpt], num_images=1, eval_images=1,
-                              warmup=0, repeats=1, log=logs.append)
-    assert not any(line.startswith('test ') for line in logs)  # nothing was evaluated
+        run_efficiency_report(M2F, [], ReportOptions(checkpoints=[ckpt], num_images=1,
+                                                     eval_images=1, warmup=0, repeats=1),
+                              log=logs.append)
+    assert not any('testing on' in line for line in logs)  # nothing was evaluated
     return str(err.value)
 
 
@@ -38,6 +39,7 @@ def test_bad_later_checkpoint_is_found_before_the_first_config_is_trained(tmp_pa
     logs = []
     missing = str(tmp_path / 'method.pth')
     with pytest.raises(FileNotFoundError, match='method.pth'):
-        run_efficiency_report(M2F, [M2F], checkpoints=['none', missing], train_iters=1,
-                              num_images=1, log=logs.append)
+        run_efficiency_report(M2F, [M2F], ReportOptions(checkpoints=['none', missing],
+                                                        train_iters=1, num_images=1),
+                              log=logs.append)
     assert logs == []  # nothing trained or measured

@@ -5,7 +5,7 @@ import mmcv
 import numpy as np
 import pytest
 
-from mmeffseg.testing import load_tool
+from mmeffseg.testing import load_tool, write_tiny_reducer_vit_config
 
 
 def _load_tool():
@@ -17,8 +17,11 @@ def test_corrupt_image_is_named_before_the_model_is_built(tmp_path, monkeypatch,
     tool = _load_tool()
     monkeypatch.setattr(tool, 'build_model',
                         lambda *a, **k: pytest.fail('model built before the images were read'))
-    mmcv.imwrite(np.zeros((8, 8, 3), np.uint8), str(tmp_path / 'a_good.png'))
-    (tmp_path / 'b_bad.png').write_bytes(content)
-    with pytest.raises(ValueError, match=r'--images: .*b_bad\.png is not a readable image'):
-        tool.main(['unused.py', '--images', str(tmp_path), '--out-dir', str(tmp_path / 'out')])
+    cfg = write_tiny_reducer_vit_config(str(tmp_path))
+    images = tmp_path / 'images'
+    images.mkdir()
+    mmcv.imwrite(np.zeros((8, 8, 3), np.uint8), str(images / 'a_good.png'))
+    (images / 'b_bad.png').write_bytes(content)
+    with pytest.raises(ValueError, match=r'b_bad\.png: cannot be read as an image'):
+        tool.main([cfg, '--images', str(images), '--out-dir', str(tmp_path / 'out')])
     assert not osp.exists(tmp_path / 'out')  # nothing written

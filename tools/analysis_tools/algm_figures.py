@@ -3,9 +3,10 @@
 Everything is measured in one process on the same images with the same weights (the ALGM
 model gets the baseline's weights: ALGM adds no parameters), using the cost tools of
 ``mmeffseg.analysis`` (per-image FLOPs, 1 FLOP = 1 multiply-add; latency / throughput; the
-token reducers' own time). Images: the first N of each folder given to ``--images``, resized
-so the short side covers the crop and centre-cropped to ``--crop`` (CamVid val is first
-resized to 720x960, as in ``configs/_base_/datasets/camvid_val-crop512.py``).
+token reducers' own time). Images: the first N of each folder given to ``--images``, read
+through the baseline config's test pipeline (:func:`~mmeffseg.analysis.model_inputs.image_batches`:
+the ADE20K configs resize the short side to 512) and centre-cropped to ``--crop`` so that they
+can share a batch.
 
 Example (ViT-S, tau 0.88, CamVid val + coco128, plus the tau curve)::
 
@@ -16,20 +17,17 @@ Example (ViT-S, tau 0.88, CamVid val + coco128, plus the tau curve)::
         --num-images 8 --taus 0.80 0.84 0.88 0.92 0.96 1.01 --out-dir work_dirs/algm_figures
 """
 import argparse
-import os
 import os.path as osp
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
-import mmcv
-import numpy as np
 import torch
 
 from mmeffseg.analysis import benchmark_models, measure_model_cost
-from mmeffseg.apis import build_model
+from mmeffseg.analysis.model_inputs import collect_images, image_batches
+from mmeffseg.apis import build_model, load_config
 from mmeffseg.utils.output_files import prepare_output_dir, write_json, write_text_atomic
 
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
 PARTS = ['backbone', 'decode_head']
 
 
@@ -40,7 +38,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='a baseline config and its ALGM config; repeatable (ViT-T/S/B)')
     parser.add_argument('--images', nargs='+', required=True, help='image folders')
     parser.add_argument('--num-images', type=int, default=8, help='images per folder')
-    parser.add_argument('--crop', type=int, default=512, help='square crop size')
+    parser.add_argument('--crop', type=int, default=512,
+                        help='square centre crop after the test pipeline (padded if smaller)')
     parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 8])
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=5,
@@ -56,45 +55,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_images(folder: str, num: int, crop: int) -> List[np.ndarray]:
-    """First ``num`` images of ``folder`` (sorted), resized and centre-cropped to crop x crop."""
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'--images: folder {folder} does not exist')
-    names = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTS))[:num]
-    if not names:
-        raise FileNotFoundError(f'--images: no images in {folder}')
-    images = []
-    for name in names:
-        img = mmcv.imread(osp.join(folder, name))
-        if 'camvid' in folder.lower():
-            img = mmcv.imresize(img, (960, 720))  # as camvid_val-crop512.py
-        h, w = img.shape[:2]
-        scale = crop / min(h, w)
-        if scale > 1 or 'camvid' not in folder.lower():
-            img = mmcv.imresize(img, (max(crop, round(w * scale)), max(crop, round(h * scale))))
-        h, w = img.shape[:2]
-        top, left = (h - crop) // 2, (w - crop) // 2
-        images.append(np.ascontiguousarray(img[top:top + crop, left:left + crop]))
-    return images
-
-
-def make_batches(model, images: Sequence[np.ndarray], batch_size: int) -> List[dict]:
-    """Preprocessed batches (the model's data preprocessor), ``batch_size`` images each."""
-    from mmseg.structures import SegDataSample
-    batches = []
-    for start in range(0, len(images) - batch_size + 1, batch_size):
-        chunk = images[start:start + batch_size]
-        samples = []
-        for i, img in enumerate(chunk):
-            h, w = img.shape[:2]
-            sample = SegDataSample()
-            sample.set_metainfo(dict(img_id=start + i, ori_shape=(h, w), img_shape=(h, w),
-                                     pad_shape=(h, w), scale_factor=(1.0, 1.0)))
-            samples.append(sample)
-        data = dict(inputs=[torch.from_numpy(img).permute(2, 0, 1).contiguous() for img in chunk],
-                    data_samples=samples)
-        with torch.no_grad():
-            batches.append(model.data_preprocessor(data, False))
+def make_batches(cfg, model, images: List[str], batch_size: int, crop: int) -> List[dict]:
+    """Preprocessed full batches of ``batch_size`` images (test pipeline, square crop)."""
+    batches = [b for b in image_batches(cfg, model, images, batch_size, crop=(crop, crop))
+               if len(b['data_samples']) == batch_size]
     if not batches:
         raise ValueError(f'not enough images ({len(images)}) for batch size {batch_size}')
     return batches
@@ -114,8 +78,8 @@ def cost_of(model, batches: List[dict]) -> dict:
         tokens_per_block=tokens)
 
 
-def interleaved_timing(models: Dict[str, torch.nn.Module], images, batch_sizes, warmup,
-                       repeats) -> Dict[str, Dict[str, dict]]:
+def interleaved_timing(models: Dict[str, torch.nn.Module], cfg, images: List[str], crop: int,
+                       batch_sizes, warmup, repeats) -> Dict[str, Dict[str, dict]]:
     """Throughput of several models, timed interleaved on the same batches
     (:func:`~mmeffseg.analysis.benchmark_models`), and the token reducers' own time as a share
     of the backbone's for the models that have reducers."""
@@ -123,10 +87,9 @@ def interleaved_timing(models: Dict[str, torch.nn.Module], images, batch_sizes, 
     parts = [['backbone'] if getattr(m.backbone, 'reducers', None) else None
              for m in models.values()]
     for bs in batch_sizes:
-        batches = make_batches(next(iter(models.values())), images, bs)
+        batches = make_batches(cfg, next(iter(models.values())), images, bs, crop)
         results = benchmark_models(list(models.values()), [batches] * len(models), warmup,
                                    repeats, parts, progress=True)
-        print()
         for name, res in zip(models, results):
             lat = res['latency']
             entry = dict(throughput=res['throughput'], latency_median=lat['median'],
@@ -152,24 +115,25 @@ def main(argv=None) -> None:
     prepare_output_dir(args.out_dir)
     images = []
     for folder in args.images:
-        images += load_images(folder, args.num_images, args.crop)
+        images += collect_images([folder], args.num_images)
     print(f'{len(images)} images, {args.crop}x{args.crop}, torch threads '
           f'{torch.get_num_threads()}', flush=True)
     results = []
     for index, (base_cfg_path, algm_cfg_path) in enumerate(args.pair):
         torch.manual_seed(args.seed)
         checkpoint = args.checkpoint if index == 0 else None
-        base = build_model(base_cfg_path, checkpoint)
+        cfg = load_config(base_cfg_path)
+        base = build_model(cfg, checkpoint)
         algm = build_model(algm_cfg_path)
         algm.load_state_dict(base.state_dict())  # same weights: ALGM adds no parameters
-        batches1 = make_batches(base, images, 1)
+        batches1 = make_batches(cfg, base, images, 1, args.crop)
         row = dict(baseline=base_cfg_path, algm=algm_cfg_path, checkpoint=checkpoint,
                    taus=[getattr(r, 'tau', None) for r in algm.backbone.reducers])
         t0 = time.perf_counter()
         for key, model in (('baseline', base), ('algm', algm)):
             row[f'{key}_cost'] = cost_of(model, batches1)
         if not args.no_timing:
-            timing = interleaved_timing(dict(baseline=base, algm=algm), images,
+            timing = interleaved_timing(dict(baseline=base, algm=algm), cfg, images, args.crop,
                                         args.batch_sizes, args.warmup, args.repeats)
             row['baseline_timing'], row['algm_timing'] = timing['baseline'], timing['algm']
         print(f'{osp.basename(algm_cfg_path)} and its baseline measured in '
@@ -203,7 +167,8 @@ def main(argv=None) -> None:
 
 def markdown(results: List[dict], num_images: int, args) -> str:
     weights = f'weights of {args.checkpoint} (first pair)' if args.checkpoint else 'random init'
-    lines = [f'Measured on {num_images} real images ({args.crop}x{args.crop} crops), '
+    lines = [f'Measured on {num_images} real images (test pipeline, {args.crop}x{args.crop} '
+             f'centre crops), '
              f'torch threads {torch.get_num_threads()}, {weights}, same weights for both.',
              '',
              '| model | tau | tokens after local / global (of 1025) | backbone GFLOPs | ratio | '

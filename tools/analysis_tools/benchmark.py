@@ -6,21 +6,13 @@ Examples:
     python tools/analysis_tools/benchmark.py CONFIG --shape 384 384 \
         --part panoptic_head.pixel_decoder
 """
-import argparse
-
-from mmeffseg.analysis import (add_input_args, add_model_args, benchmark_model, default_parts,
-                               describe_inputs, format_benchmark, input_batches, prepare,
-                               print_and_save, run_cli)
+from mmeffseg.analysis import (benchmark_model, cost_tool_parser, default_parts, format_benchmark,
+                               prepare_inputs, print_and_save, run_cli)
 from mmeffseg.analysis.parts import check_parts
-from mmeffseg.utils.output_files import prepare_output_file
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help="config file or name, or 'mmdet::...' / 'mmseg::...' / "
-                        "'mmeffseg::...'")
-    add_input_args(parser)
-    add_model_args(parser)
+    parser = cost_tool_parser(__doc__)
     parser.add_argument('--warmup', type=int, default=3, help='untimed forwards first')
     parser.add_argument('--repeats', type=int, default=10, help='timed forwards')
     parser.add_argument('--part', action='append', default=[],
@@ -33,17 +25,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.out:
-        prepare_output_file(args.out)  # before minutes of work, not after
-    cfg, model = prepare(args.config, args, args.checkpoint)
     # Synthetic inputs: one batch is enough; dataset images: all are cycled through.
-    batches = input_batches(cfg, model, args)
+    _, model, batches, inputs = prepare_inputs(args)
     parts = [] if args.no_parts else default_parts(model)
     parts += [p for p in check_parts(model, args.part) if p not in parts]
     result = benchmark_model(model, batches, args.warmup, args.repeats, parts, args.forward,
                              progress=True)
-    print()
-    inputs = describe_inputs(args, batches)
     result.update(config=args.config, inputs=inputs)
     print_and_save(format_benchmark(result, title=f'{args.config}: {inputs}'), result, args.out)
 

@@ -20,8 +20,8 @@ import sys
 
 from mmengine.config import DictAction
 
-from mmeffseg.analysis.efficiency_report import (report_markdown, run_efficiency_report,
-                                                 write_report)
+from mmeffseg.analysis.efficiency_report import (ReportOptions, report_markdown,
+                                                 run_efficiency_report, write_report)
 from mmeffseg.utils.output_files import prepare_output_dir
 from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
 
@@ -56,16 +56,23 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def report_options(args: argparse.Namespace) -> ReportOptions:
+    """The report's options from the parsed arguments (the one place they are mapped)."""
+    return ReportOptions(
+        checkpoints=args.checkpoints, train_iters=args.train_iters,
+        num_images=None if args.shape else args.num_images,
+        shape=tuple(args.shape) if args.shape else None, eval_images=args.eval_images,
+        warmup=args.warmup, repeats=args.repeats, metric=args.metric,
+        cfg_options=args.cfg_options, seed=args.seed, parts=tuple(args.part),
+        cpu_deform_attn=args.cpu_deform_attn)
+
+
 def main(argv=None):
     args = parse_args(argv)
     # An unwritable --out-dir is found now, not after minutes of training and timing.
     prepare_output_dir(args.out_dir, '--out-dir')
-    report = run_efficiency_report(
-        args.baseline, args.methods, args.checkpoints, args.train_iters,
-        None if args.shape else args.num_images, args.shape, args.eval_images, args.warmup,
-        args.repeats, args.metric, args.cfg_options, args.seed,
-        log=lambda msg: print(msg, flush=True), parts=args.part,
-        cpu_deform_attn=args.cpu_deform_attn)
+    report = run_efficiency_report(args.baseline, args.methods, report_options(args),
+                                   log=lambda msg: print(msg, flush=True))
     print(report_markdown(report))  # the table is shown even if writing fails
     paths = write_report(report, args.out_dir)
     print(f"written: {paths['md']}, {paths['json']}, {paths['png']} "

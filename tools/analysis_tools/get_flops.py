@@ -11,24 +11,14 @@ Examples:
     python tools/analysis_tools/get_flops.py \
         mmseg::segmenter/segmenter_vit-t_mask_8xb1-160k_ade20k-512x512.py --shape 512 512
 """
-import argparse
-import sys
-
-from mmengine.utils import ProgressBar
-
-from mmeffseg.analysis import (COUNT_MODES, add_input_args, add_model_args, describe_inputs,
-                               format_cost_table, format_summary_block, input_batches,
-                               measure_model_cost, prepare, print_and_save, run_cli)
+from mmeffseg.analysis import (COUNT_MODES, cost_tool_parser, format_cost_table,
+                               format_summary_block, measure_model_cost, prepare_inputs,
+                               print_and_save, run_cli)
 from mmeffseg.analysis.reference_counters import reference_flops
-from mmeffseg.utils.output_files import prepare_output_file
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help="config file or name, or 'mmdet::...' / 'mmseg::...' / "
-                        "'mmeffseg::...'")
-    add_input_args(parser)
-    add_model_args(parser)
+    parser = cost_tool_parser(__doc__)
     parser.add_argument('--mode', choices=sorted(COUNT_MODES), default='full',
                         help="what the headline counts: 'full' (everything counted), 'paper' "
                         "(matrix products = torch FlopCounterMode / 2), 'linear-conv'")
@@ -45,16 +35,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.out:
-        prepare_output_file(args.out)  # before minutes of work, not after
-    cfg, model = prepare(args.config, args, args.checkpoint)
-    batches = input_batches(cfg, model, args)
-    inputs = describe_inputs(args, batches)
+    _, model, batches, inputs = prepare_inputs(args)
 
-    bar = ProgressBar(sum(len(b['data_samples']) for b in batches), file=sys.stdout)
     summary = measure_model_cost(model, batches, args.parts, args.forward, args.time_plain,
-                                 lambda done, _: bar.update(done - bar.completed))
-    print()
+                                 progress=True)
     summary.update(config=args.config, inputs=inputs, mode=args.mode,
                    checkpoint=args.checkpoint)
     print(format_cost_table(summary, args.mode, title=f'{args.config}: {inputs}'))

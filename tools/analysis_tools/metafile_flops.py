@@ -13,12 +13,12 @@ import argparse
 import os.path as osp
 
 import yaml
-from mmengine.utils import ProgressBar
 
 from mmeffseg.analysis import measure_model_cost, shape_batches
 from mmeffseg.analysis.model_inputs import config_test_shape, usable_forward
 from mmeffseg.apis import build_model, load_config, model_family
 from mmeffseg.utils.output_files import write_text_atomic
+from mmeffseg.utils.progress import progress_bar
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HEADER = ('# No Weights: no checkpoint of these configs is published. FLOPs (G) at Input Size:\n'
@@ -62,14 +62,14 @@ def main(argv=None) -> None:
         if not models:
             continue
         print(f'{osp.relpath(path, REPO)}: {len(models)} config(s)', flush=True)
-        bar = ProgressBar(len(models))
+        step = progress_bar(len(models))
         rows = []
         for model in models:
             figures = measure(model['Config'])
             model.setdefault('Metadata', {}).update(figures)
             rows.append(f"  {model['Name']}: {figures}")
-            bar.update()
-        print('\n' + '\n'.join(rows), flush=True)
+            step()
+        print('\n'.join(rows), flush=True)
         if args.write:
             write_text_atomic(path, HEADER + yaml.safe_dump(meta, sort_keys=False, width=100))
 

@@ -132,7 +132,6 @@ def interleaved_latency(model, batches, modes: List[str], rounds: int) -> Dict[s
         set_mode(copies[-1], mode)
     results = benchmark_models(copies, [batches] * len(modes), 1, rounds,
                                [['backbone']] * len(modes), progress=True)
-    print()
     return {m: dict(whole=r['latency'], backbone=r['parts']['backbone'])
             for m, r in zip(modes, results)}
 

@@ -99,17 +99,23 @@ def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> List[str]
     return [k for k in dst if k not in src]
 
 
-def crop_config(cfg: Config, crop: int) -> Config:
-    """``cfg`` with a test pipeline that resizes the short side to ``crop`` and centre-crops
-    ``crop x crop`` (mmcv's transforms; the config's own packing step kept)."""
+def short_side_config(cfg: Config, size: int) -> Config:
+    """``cfg`` whose test pipeline resizes every image's short side to ``size`` (its Resize
+    step rescaled, or one added after loading), so a centre crop of ``size`` keeps real pixels
+    whatever the config's own test scale."""
     cfg = copy.deepcopy(cfg)
-    pack = [t for t in cfg.test_dataloader.dataset.get('pipeline', cfg.get('test_pipeline', []))
-            if 'Pack' in str(t.get('type', ''))]
-    pipeline = [dict(type='LoadImageFromFile'),
-                dict(type='mmcv.Resize', scale=(100 * crop, crop), keep_ratio=True),
-                dict(type='mmcv.CenterCrop', crop_size=crop)] + pack
-    cfg.test_dataloader.dataset.pipeline = pipeline
-    cfg.test_pipeline = pipeline
+    resize = dict(scale=(100 * size, size), keep_ratio=True)
+    for holder in (cfg.test_dataloader.dataset, cfg):
+        key = 'pipeline' if holder is not cfg else 'test_pipeline'
+        pipeline = holder.get(key)
+        if not pipeline:
+            continue
+        steps = [t for t in pipeline if 'Resize' in str(t.get('type', ''))]
+        for step in steps:
+            step.pop('scale_factor', None)
+            step.update(resize)
+        if not steps:
+            pipeline.insert(1, dict(type='Resize', **resize))
     return cfg
 
 
@@ -154,9 +160,10 @@ def main(argv=None) -> dict:
         print(f'using {usable} of {len(images)} images (a whole number of batches of '
               f'{args.batch_size})')
     images = images[:usable]
-    cfg = crop_config(base_cfg, args.crop)
-    first = models['baseline']
-    batches = {bs: list(image_batches(cfg, first, images, bs)) for bs in (1, args.batch_size)}
+    cfg = short_side_config(base_cfg, args.crop)
+    first, crop = models['baseline'], (args.crop, args.crop)
+    batches = {bs: list(image_batches(cfg, first, images, bs, crop))
+               for bs in (1, args.batch_size)}
     result = dict(images=len(images), crop=args.crop, batch_size=args.batch_size,
                   repeats=args.repeats, reference=args.reference, part=args.part,
                   threads=torch.get_num_threads(), checkpoint=args.checkpoint, models={})
