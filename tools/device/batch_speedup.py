@@ -105,9 +105,8 @@ def short_side_config(cfg: Config, size: int) -> Config:
     whatever the config's own test scale."""
     cfg = copy.deepcopy(cfg)
     resize = dict(scale=(100 * size, size), keep_ratio=True)
-    for holder in (cfg.test_dataloader.dataset, cfg):
-        key = 'pipeline' if holder is not cfg else 'test_pipeline'
-        pipeline = holder.get(key)
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    for pipeline in (dataset.get('pipeline'), cfg.get('test_pipeline')):
         if not pipeline:
             continue
         steps = [t for t in pipeline if 'Resize' in str(t.get('type', ''))]
