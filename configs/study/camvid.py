@@ -49,6 +49,12 @@ _taus = [0.80, 0.84, 0.88, 0.90, 0.92, 0.94, 0.96]
 _m2f_eval = dict(kind='report', num_images=101, warmup=1, repeats=5, cpu_deform_attn='gather')
 _iou = {'test_evaluator.type': 'ClassIoUMetric'}
 _eco_iou = {'test_evaluator.0.type': 'ClassIoUMetric'}
+# Token pictures of the fine-tuned Segmenters on three val images (fixed by name, chosen before
+# any picture was seen): docs/figures/study/tokens_{algm,pruning}_trained.png are copies.
+_camvid_val = '{{$CAMVID_ROOT:../shared/data/camvid}}/images/val'
+_picture_images = [f'{_camvid_val}/0016E5_{i}.jpg' for i in ('07959', '08085', '08159')]
+_tokens = ['tools/analysis_tools/visualize_tokens.py', '--images', *_picture_images,
+           '--panel-scale', '0.75', '--out-dir', '{work_dir}']
 
 steps = [
     # 1. Segmenter ViT-T from scratch (val mIoU every 500 iterations shows the plateau).
@@ -90,6 +96,14 @@ steps = [
                   checkpoint='@pruning_ft'),
          ],
          est_minutes=8),
+    dict(name='tokens_algm', kind='command', est_minutes=1,
+         args=_tokens + [_algm, '--checkpoint', '@algm_ft',
+                         '--combine', 'tokens_algm_trained.png'],
+         outputs=dict(picture='{work_dir}/tokens_algm_trained.png')),
+    dict(name='tokens_pruning', kind='command', est_minutes=1,
+         args=_tokens + [_pruning, '--checkpoint', '@pruning_ft', '--layers', '3', '6', '9',
+                         '--combine', 'tokens_pruning_trained.png'],
+         outputs=dict(picture='{work_dir}/tokens_pruning_trained.png')),
     # 5. mmseg's Mask2Former R18-lite from scratch.
     dict(name='mask2former', kind='train', config=_mask2former, seed=0,
          cpu_deform_attn='gather', est_minutes=130),
