@@ -24,7 +24,7 @@ from mmeffseg.utils import check_checkpoint_fits, read_checkpoint
 from .model_cost import measure_model_cost
 from mmeffseg.utils.output_files import (atomic_output, prepare_output_dir, write_json,
                                          write_text_atomic)
-from .model_inputs import dataset_batches, shape_batches
+from .model_inputs import dataset_batches, shape_batches, usable_forward
 from .parts import check_parts, default_parts
 from .timing import benchmark_models
 
@@ -150,8 +150,9 @@ def _image_ids(batches: List[dict]) -> List[str]:
     return ids
 
 
-def _measure_cost(model, cfg, shape, num_images, step) -> tuple:
-    """The report's batches for one model and its FLOPs on them."""
+def _measure_cost(model, cfg, shape, num_images, step, forward: str = 'tensor') -> tuple:
+    """The report's batches for one model and its FLOPs on them (``forward``: see
+    :func:`~.model_inputs.run_network`)."""
     if shape is not None:
         batches = shape_batches(model, model_family(cfg), shape, 1, 1)
         inputs = f'synthetic {shape[0]}x{shape[1]}'
@@ -159,7 +160,7 @@ def _measure_cost(model, cfg, shape, num_images, step) -> tuple:
         batches = list(dataset_batches(cfg, model, num_images or 1, 1))
         inputs = f'first {len(batches)} test image(s)'
     step(f'counting FLOPs on {inputs}')
-    cost = measure_model_cost(model, batches)
+    cost = measure_model_cost(model, batches, forward=forward)
     return batches, dict(inputs=inputs, image_ids=_image_ids(batches), cost=cost)
 
 
@@ -223,7 +224,7 @@ def _run_report(baseline, methods, checkpoints, train_iters, num_images, shape, 
     cfgs = [load_config(path, cfg_options) for path in configs]
     for ckpt in filter(None, checkpoints):
         read_checkpoint(ckpt)
-    rows, models, batches, parts = [], [], [], []
+    rows, models, batches, parts, steps = [], [], [], [], []
     start = time.time()
     # One temporary work dir for every training/test run of the report, removed at the end.
     with tempfile.TemporaryDirectory(prefix='mmeffseg_report_') as tmp_root:
@@ -245,26 +246,34 @@ def _run_report(baseline, methods, checkpoints, train_iters, num_images, shape, 
             model_parts = default_parts(model)
             model_parts += [p for p in check_parts(model, extra_parts or [])
                             if p not in model_parts]
-            model_batches, row = _measure_cost(model, cfg, shape, num_images, step)
             picked = _pick_metric(metrics, metric)
-            row.update(
+            rows.append(dict(
                 name=name, config=path, role='baseline' if index == 0 else 'method',
                 checkpoint=ckpt, trained_iters=train_iters if ckpt is None else None,
                 metric=picked[0] if picked else None,
-                quality=picked[1] if picked else None, metrics=metrics)
-            rows.append(row)
+                quality=picked[1] if picked else None, metrics=metrics))
             models.append(model)
-            batches.append(model_batches)
             parts.append(model_parts)
+            steps.append(step)
+    # Every model is counted and timed with the same forward: the network alone ('tensor'),
+    # unless one of them cannot run it (mmseg's Mask2Former head needs the data samples).
+    choices = [usable_forward(model, 'tensor') for model in models]
+    forward = 'predict' if any(f == 'predict' for f, _ in choices) else 'tensor'
+    for note in dict.fromkeys(note for _, note in choices if note):
+        log(note)
+    for model, cfg, row, step in zip(models, cfgs, rows, steps):
+        model_batches, cost = _measure_cost(model, cfg, shape, num_images, step, forward)
+        row.update(cost, forward=forward)
+        batches.append(model_batches)
     log(f'timing {len(models)} model(s) interleaved: {warmup} warm-up + {repeats} timed '
         f'forwards each, whole and per part (elapsed {time.time() - start:.0f} s)')
-    timings = benchmark_models(models, batches, warmup, repeats, parts)
+    timings = benchmark_models(models, batches, warmup, repeats, parts, forward=forward)
     for row, timing in zip(rows, timings):
         row['timing'] = timing
     del models, batches
     ids = {tuple(r['image_ids']) for r in rows}
     report = dict(rows=rows, same_images=len(ids) == 1, seconds=time.time() - start,
-                  train_iters=train_iters)
+                  train_iters=train_iters, forward=forward)
     if len(ids) != 1:
         log('WARNING: the configs did not measure the same images (different test sets); '
             'their costs are still per image but not on identical inputs')
@@ -370,7 +379,11 @@ def report_markdown(report: dict) -> str:
         '',
         f"FLOPs: mean per image over {rows[0]['inputs']} (batch 1), 1 FLOP = 1 multiply-add; "
         "'full' counts everything the tool counts (incl. deformable sampling), 'paper' only "
-        'matrix products as the papers do. Latency: batch 1, device '
+        'matrix products as the papers do'
+        + ("; every model's whole predict forward, post-processing included (mmseg's "
+           'Mask2Former head cannot run the network alone)'
+           if report.get('forward') == 'predict' else '')
+        + '. Latency: batch 1, device '
         f"{timing0['device']}"
         + (f", {report['threads']} CPU thread(s)" if report.get('threads') else '')
         + (f", CPU deformable-attention core '{core}'" if core else '')

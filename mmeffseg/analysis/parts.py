@@ -23,8 +23,11 @@ KNOWN_PARTS = (
     'roi_head',
     'bbox_head',
     'mask_head',
-    # encoder-decoder segmentors (mmseg)
+    # encoder-decoder segmentors (mmseg), with mmseg's Mask2Former head
     'decode_head',
+    'decode_head.pixel_decoder',
+    'decode_head.pixel_decoder.encoder',
+    'decode_head.transformer_decoder',
     'auxiliary_head',
 )
 

@@ -143,3 +143,23 @@ def test_markdown_finds_the_mmseg_pixel_decoder_and_shows_peak_memory():
     assert base_cells[7] == '1.00 / 0.50' and method_cells[7] == '0.50 / 0.25 (0.500x)'
     assert method_cells[10] == '40.0' and method_cells[11] == '0.400x'
     assert base_cells[13] == '12.5' and method_cells[13] == 'n/a'
+
+
+def test_report_counts_mmseg_mask2former_through_predict(tmp_path):
+    # mmseg's Mask2Former head cannot run the network alone (its forward needs the data
+    # samples): the report counts and times every model with the predict forward instead, and
+    # finds the pixel decoder under decode_head (the main job's semantic pair).
+    semantic = osp.join(REPO, 'configs', '{}', '{}_r18-lite_1xb2-300i_embedded-semantic-256x256.py')
+    base = semantic.format('mask2former', 'mask2former')
+    method = semantic.format('proscale', 'proscale-333-trc-lpe')
+    logs = []
+    report = run_efficiency_report(base, [method], shape=(64, 64), num_images=None, warmup=0,
+                                   repeats=1, log=logs.append, cpu_deform_attn='gather')
+    assert report['forward'] == 'predict'
+    assert sum('the tensor forward cannot run' in line for line in logs) == 1
+    rows = report['rows']
+    pd = [r['cost']['by_part']['full']['decode_head.pixel_decoder'] for r in rows]
+    assert 0 < pd[1] < pd[0]
+    assert all('decode_head.pixel_decoder' in r['timing']['parts'] for r in rows)
+    table = report_markdown(report)
+    assert 'pixel decoder latency ms' in table and 'whole predict forward' in table
