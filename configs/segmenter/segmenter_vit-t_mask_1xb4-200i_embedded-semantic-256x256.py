@@ -15,20 +15,9 @@ model = dict(
         in_channels=192, channels=192, num_heads=3, embed_dims=192, num_classes=133),
     test_cfg=dict(mode='whole'))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=(512, 256), ratio_range=(0.75, 1.5), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(512, 256), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')
-]
+# The 256x256 pipelines the main job's Mask2Former shares (one definition of the data).
+train_pipeline = _base_.embedded_coco_semantic_256x256['train_pipeline']
+test_pipeline = _base_.embedded_coco_semantic_256x256['test_pipeline']
 train_dataloader = dict(
     batch_size=4, num_workers=1, persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),

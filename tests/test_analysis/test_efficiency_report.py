@@ -170,3 +170,20 @@ def test_command_line_maps_to_the_options_in_one_place():
         parts=('backbone.layers.0', ), cpu_deform_attn='gather')
     defaults = tool.report_options(tool.parse_args(['--baseline', 'b.py']))
     assert defaults == ReportOptions()  # the command line's defaults are the library's
+
+
+def test_report_counts_mmseg_mask2former_with_the_tensor_forward(tmp_path):
+    # The main job's semantic pair: mmseg's Mask2Former is counted and timed with the network
+    # alone like every other model, and its pixel decoder is found under decode_head.
+    semantic = osp.join(REPO, 'configs', '{}', '{}_r18-lite_1xb2-300i_embedded-semantic-256x256.py')
+    base = semantic.format('mask2former', 'mask2former')
+    method = semantic.format('proscale', 'proscale-333-trc-lpe')
+    report = run_efficiency_report(
+        base, [method], ReportOptions(shape=(64, 64), warmup=0, repeats=1,
+                                      cpu_deform_attn='gather'), log=lambda line: None)
+    rows = report['rows']
+    assert all(r['cost']['forward'] == 'tensor' for r in rows)
+    pd = [r['cost']['by_part']['full']['decode_head.pixel_decoder'] for r in rows]
+    assert 0 < pd[1] < pd[0]
+    assert all('decode_head.pixel_decoder' in r['timing']['parts'] for r in rows)
+    assert 'pixel decoder latency ms' in report_markdown(report)
