@@ -280,11 +280,18 @@ def _needs_data_samples(head: nn.Module) -> bool:
     return param is not None and param.default is inspect.Parameter.empty
 
 
+def _sample_heads(model: nn.Module) -> List[nn.Module]:
+    """The decode heads of ``model`` whose ``forward`` needs the data samples (mmseg's
+    Mask2Former head; a cascade's heads are a ModuleList)."""
+    head = getattr(model, 'decode_head', None)
+    heads = list(head) if isinstance(head, nn.ModuleList) else [head] if head is not None else []
+    return [h for h in heads if _needs_data_samples(h)]
+
+
 def _plain_encoder_decoder_with_sample_head(model: nn.Module) -> bool:
     """An mmseg EncoderDecoder whose own ``_forward`` cannot run its head (mmseg's
     Mask2Former head needs the data samples)."""
-    head = getattr(model, 'decode_head', None)
-    if head is None or not _needs_data_samples(head):
+    if not _sample_heads(model):
         return False
     from mmseg.models.segmentors import EncoderDecoder
     return type(model)._forward is EncoderDecoder._forward
@@ -293,12 +300,20 @@ def _plain_encoder_decoder_with_sample_head(model: nn.Module) -> bool:
 def usable_forward(model: nn.Module, forward: str) -> Tuple[str, Optional[str]]:
     """The forward that can run: ``(forward, note)``.
 
-    mmseg's ``EncoderDecoder._forward`` calls ``decode_head.forward(x)``, which mmseg's
-    Mask2Former head cannot run without the data samples; for such a model ``'tensor'`` becomes
-    ``'predict'`` and ``note`` says so in one line (``None`` when nothing changed).
+    The tensor forward of :func:`run_network` runs every model the same way (the network,
+    no post-processing): mmseg's plain ``EncoderDecoder`` with a Mask2Former head included
+    (:func:`run_network` hands the head the samples) and segmentors with a ``_forward`` of their
+    own (``EcoM2FSegmentor`` passes the samples itself). mmseg's other segmentors (cascade,
+    depth, multimodal) call ``decode_head.forward(x)`` alone, which a head that needs the
+    samples cannot run: for those ``'tensor'`` becomes ``'predict'`` and ``note`` says so in
+    one line (``None`` when nothing changed).
     """
-    head = getattr(model, 'decode_head', None)
-    if forward == 'tensor' and head is not None and _needs_data_samples(head):
-        return 'predict', (f"note: {type(head).__name__}.forward needs the data samples, so "
-                           f"the tensor forward cannot run; counting --forward predict")
-    return forward, None
+    heads = _sample_heads(model)
+    if forward != 'tensor' or not heads or _plain_encoder_decoder_with_sample_head(model):
+        return forward, None
+    own = type(model)._forward
+    if not own.__module__.startswith('mmseg.'):
+        return forward, None
+    return 'predict', (f'note: {type(model).__name__}._forward does not pass the data samples '
+                       f'that {type(heads[0]).__name__}.forward needs, so the tensor forward '
+                       f'cannot run; counting --forward predict')
