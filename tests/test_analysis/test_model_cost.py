@@ -282,3 +282,46 @@ def test_mmseg_mask2former_tensor_forward_runs_the_head_with_the_samples(tmp_pat
     by_part = measure_model_cost(model, batches)['by_part']['full']
     pd = 'decode_head.pixel_decoder'
     assert 0 < by_part[pd + '.encoder'] < by_part[pd] < by_part['decode_head']
+
+
+def test_resized_test_config_short_side_or_fit(tmp_path):
+    """One rescaling of the test pipelines for the figure tools: the short side to a size (a
+    centre crop keeps real pixels) or the long side into a padded square (one network input
+    for real images); a pipeline without Resize gets one, a shared list is changed once."""
+    from mmengine.config import Config
+
+    from mmeffseg.analysis import image_batches, resized_test_config
+    steps = [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]
+    cfg = Config(dict(default_scope='mmseg', test_pipeline=steps,
+                      test_dataloader=dict(dataset=dict(type='RepeatDataset', times=2, dataset=dict(
+                          type='CamVidDataset', pipeline=[
+                              dict(type='LoadImageFromFile'),
+                              dict(type='Resize', scale=(480, 360), keep_ratio=True),
+                              dict(type='PackSegInputs')])))))
+    fit = resized_test_config(cfg, fit=64)
+    inner = fit.test_dataloader.dataset.dataset.pipeline
+    assert [t['type'] for t in inner] == ['LoadImageFromFile', 'Resize', 'Pad', 'PackSegInputs']
+    assert inner[1]['scale'] == (64, 64) and inner[2]['size'] == (64, 64)
+    short = resized_test_config(cfg, short_side=32).test_pipeline
+    assert [t['type'] for t in short] == ['LoadImageFromFile', 'Resize', 'PackSegInputs']
+    assert short[1]['scale'] == (3200, 32) and short[1]['keep_ratio']
+    assert cfg.test_pipeline == steps  # the original is untouched
+    shared = Config(dict(test_pipeline=steps, test_dataloader=dict(dataset=dict(
+        pipeline=steps))))
+    shared.test_dataloader.dataset.pipeline = shared.test_pipeline
+    once = resized_test_config(shared, fit=16).test_pipeline
+    assert [t['type'] for t in once] == ['LoadImageFromFile', 'Resize', 'Pad', 'PackSegInputs']
+    for sizes in (dict(), dict(short_side=8, fit=8), dict(fit=0)):
+        with pytest.raises(ValueError, match='exactly one positive size'):
+            resized_test_config(cfg, **sizes)
+    # real files through the rescaled pipeline: 50x80 -> long side 64 -> 40x64 -> padded
+    import mmcv
+    import numpy as np
+    files = []
+    for i in range(3):
+        files.append(str(tmp_path / f'{i}.png'))
+        mmcv.imwrite(np.zeros((50, 80, 3), np.uint8), files[-1])
+    batches = list(image_batches(fit, None, files, batch_size=2, drop_last=True))
+    assert len(batches) == 1 and len(batches[0]['inputs']) == 2
+    assert tuple(batches[0]['inputs'][0].shape) == (3, 64, 64)
+    assert len(list(image_batches(fit, None, files, batch_size=2))) == 2
