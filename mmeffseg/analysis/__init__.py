@@ -5,15 +5,19 @@ from .cli_args import (add_input_args, add_model_args, cost_tool_parser, describ
 from .cost_counter import CostCounter, count_macs
 from .deform_attn_cost import deform_attn_core_macs
 from .dynamic_stats import collect_dynamic_stats, summarize_dynamic_stats
-from .model_cost import format_cost_table, format_summary_block, measure_model_cost
-from .model_inputs import check_shape, dataset_batches, run_network, shape_batches
+from .model_cost import (cost_figures, format_cost_table, format_summary_block,
+                         measure_model_cost)
+from .model_inputs import (check_shape, dataset_batches, image_batches, resized_test_config,
+                           run_network, shape_batches)
 from .op_costs import CATEGORIES, COUNT_MODES, total_for_mode
 from .parts import default_parts, parameter_counts, part_totals
-from .timing import benchmark_model, benchmark_models, format_benchmark, latency_stats
+from .timing import (benchmark_model, benchmark_models, format_benchmark, latency_stats,
+                     timing_figures)
 
 __all__ = [
     'CostCounter', 'count_macs', 'deform_attn_core_macs', 'CATEGORIES', 'COUNT_MODES',
-    'total_for_mode', 'measure_model_cost', 'format_cost_table', 'format_summary_block',
+    'total_for_mode', 'measure_model_cost', 'cost_figures', 'format_cost_table',
+    'format_summary_block', 'timing_figures', 'image_batches', 'resized_test_config',
     'benchmark_model', 'benchmark_models', 'format_benchmark', 'latency_stats', 'shape_batches',
     'dataset_batches', 'check_shape', 'run_network', 'default_parts', 'parameter_counts',
     'part_totals', 'collect_dynamic_stats', 'summarize_dynamic_stats', 'add_input_args',

@@ -109,6 +109,33 @@ def measure_model_cost(model: nn.Module,
     return summary
 
 
+def cost_figures(summary: dict, parts: Optional[Dict[str, str]] = None) -> dict:
+    """The headline figures of :func:`measure_model_cost`'s summary, in GFLOPs per image (mean).
+
+    Args:
+        summary (dict): :func:`measure_model_cost`'s summary.
+        parts (dict[str, str], optional): ``{key: part}``: also ``{key}_gflops`` and
+            ``{key}_gflops_paper`` of these parts (None where the part was not counted), e.g.
+            ``dict(backbone='backbone', head='decode_head')``.
+
+    Returns:
+        dict: ``gflops`` and ``gflops_paper`` of the whole model, the parts' figures, and what
+        the dynamic modules did: ``tokens_per_block`` (a token-reducing ViT) and ``mean_exit``
+        (an early-exit encoder), None where no module reports them.
+    """
+    out = dict(gflops=summary['flops']['full']['mean'] / 1e9,
+               gflops_paper=summary['flops']['paper']['mean'] / 1e9)
+    for key, part in (parts or {}).items():
+        for suffix, mode in (('', 'full'), ('_paper', 'paper')):
+            value = summary['by_part'][mode].get(part)
+            out[f'{key}_gflops{suffix}'] = None if value is None else value / 1e9
+    dynamic = summary.get('dynamic', {}).values()
+    out['tokens_per_block'] = next(
+        (d['mean_tokens_per_block'] for d in dynamic if 'mean_tokens_per_block' in d), None)
+    out['mean_exit'] = next((d['mean_exit'] for d in dynamic if 'mean_exit' in d), None)
+    return out
+
+
 def _g(value: float) -> str:
     return f'{value / 1e9:.3f}'
 

@@ -23,7 +23,7 @@ from mmeffseg.datasets.data_roots import iter_dataset_cfgs
 
 __all__ = [
     'required_divisor', 'config_test_shape', 'shape_batches', 'dataset_batches',
-    'collect_images', 'image_batches', 'run_network',
+    'collect_images', 'image_batches', 'resized_test_config', 'run_network',
     'usable_forward', 'check_shape'
 ]
 
@@ -189,6 +189,54 @@ def collect_images(paths: Sequence[str], limit: Optional[int] = None) -> List[st
     return files[:limit] if limit else files
 
 
+def _is_resize(step: dict) -> bool:
+    return str(step.get('type', '')).split('.')[-1] == 'Resize'
+
+
+def resized_test_config(cfg: Config,
+                        short_side: Optional[int] = None,
+                        fit: Optional[int] = None) -> Config:
+    """A copy of ``cfg`` whose test pipelines resize every image, keeping its aspect ratio.
+
+    Every ``Resize`` step of the test dataset(s) and of ``test_pipeline`` is rescaled (one is
+    added after loading where there is none), so that images of any size reach the network at
+    one scale whatever the config's own test scale.
+
+    Args:
+        cfg (Config): The config.
+        short_side (int, optional): Resize the short side to this (e.g. so that a centre crop
+            of this size keeps real pixels).
+        fit (int, optional): Resize the long side to this, then pad to ``fit x fit`` (zeros at
+            the bottom / right): real images at a fixed square network input.
+
+    Raises:
+        ValueError: unless exactly one of ``short_side`` and ``fit`` is a positive integer.
+    """
+    if (short_side is None) == (fit is None) or int(short_side or fit) < 1:
+        raise ValueError(f'give exactly one positive size: short_side={short_side}, fit={fit}')
+    size = int(short_side or fit)
+    # mmcv's keep-ratio scale is (long edge, short edge) limits.
+    resize = dict(scale=(100 * size, size) if short_side else (size, size), keep_ratio=True)
+    pad = dict(type='Pad', size=(size, size), pad_val=dict(img=0)) if fit else None
+    cfg = copy.deepcopy(cfg)
+    loader = cfg.get('test_dataloader') or {}
+    pipelines = [leaf.get('pipeline') for _, leaf in iter_dataset_cfgs(loader.get('dataset') or {})]
+    seen = set()
+    for pipeline in pipelines + [cfg.get('test_pipeline')]:
+        if not pipeline or id(pipeline) in seen:  # a config may share one list
+            continue
+        seen.add(id(pipeline))
+        if not any(_is_resize(t) for t in pipeline):
+            pipeline.insert(1, dict(type='Resize'))
+        for i in reversed(range(len(pipeline))):
+            if _is_resize(pipeline[i]):
+                pipeline[i].pop('scale_factor', None)
+                pipeline[i].update(resize)
+                if pad:
+                    pipeline.insert(i + 1, copy.deepcopy(pad))
+    return cfg
+
+
 def _test_pipeline(cfg: Config, crop: Optional[Sequence[int]] = None) -> List[dict]:
     loader = cfg.get('test_dataloader') or {}
     leaves = list(iter_dataset_cfgs(loader.get('dataset') or {}))
@@ -215,7 +263,8 @@ def image_batches(cfg: Config,
                   model: Optional[nn.Module],
                   images: Sequence[str],
                   batch_size: int = 1,
-                  crop: Optional[Sequence[int]] = None) -> Iterator[dict]:
+                  crop: Optional[Sequence[int]] = None,
+                  drop_last: bool = False) -> Iterator[dict]:
     """Yield batches of image files read through the config's test pipeline.
 
     The same resizing and packing as the test set's images get (annotation loading dropped),
@@ -231,6 +280,8 @@ def image_batches(cfg: Config,
         crop (Sequence[int] | None): ``(H, W)``: after the pipeline's own resizing, a centre
             crop to H x W (padded where the image is smaller), so that images of different
             sizes can share a batch. Default: None (the test pipeline as it is).
+        drop_last (bool): Leave out a last batch smaller than ``batch_size`` (timing at one
+            batch size). Default: False.
 
     Raises:
         ValueError: the config has no test pipeline, or a file is not a readable image
@@ -240,7 +291,8 @@ def image_batches(cfg: Config,
 
     init_default_scope(model_family(cfg))
     pipeline = Compose(_test_pipeline(cfg, crop))
-    for start in range(0, len(images), batch_size):
+    end = len(images) // batch_size * batch_size if drop_last else len(images)
+    for start in range(0, end, batch_size):
         samples = []
         for index, path in enumerate(images[start:start + batch_size], start):
             try:
@@ -280,11 +332,18 @@ def _needs_data_samples(head: nn.Module) -> bool:
     return param is not None and param.default is inspect.Parameter.empty
 
 
+def _sample_heads(model: nn.Module) -> List[nn.Module]:
+    """The decode heads of ``model`` whose ``forward`` needs the data samples (mmseg's
+    Mask2Former head; a cascade's heads are a ModuleList)."""
+    head = getattr(model, 'decode_head', None)
+    heads = list(head) if isinstance(head, nn.ModuleList) else [head] if head is not None else []
+    return [h for h in heads if _needs_data_samples(h)]
+
+
 def _plain_encoder_decoder_with_sample_head(model: nn.Module) -> bool:
     """An mmseg EncoderDecoder whose own ``_forward`` cannot run its head (mmseg's
     Mask2Former head needs the data samples)."""
-    head = getattr(model, 'decode_head', None)
-    if head is None or not _needs_data_samples(head):
+    if not _sample_heads(model):
         return False
     from mmseg.models.segmentors import EncoderDecoder
     return type(model)._forward is EncoderDecoder._forward
@@ -293,12 +352,20 @@ def _plain_encoder_decoder_with_sample_head(model: nn.Module) -> bool:
 def usable_forward(model: nn.Module, forward: str) -> Tuple[str, Optional[str]]:
     """The forward that can run: ``(forward, note)``.
 
-    mmseg's ``EncoderDecoder._forward`` calls ``decode_head.forward(x)``, which mmseg's
-    Mask2Former head cannot run without the data samples; for such a model ``'tensor'`` becomes
-    ``'predict'`` and ``note`` says so in one line (``None`` when nothing changed).
+    The tensor forward of :func:`run_network` runs every model the same way (the network,
+    no post-processing): mmseg's plain ``EncoderDecoder`` with a Mask2Former head included
+    (:func:`run_network` hands the head the samples) and segmentors with a ``_forward`` of their
+    own (``EcoM2FSegmentor`` passes the samples itself). mmseg's other segmentors (cascade,
+    depth, multimodal) call ``decode_head.forward(x)`` alone, which a head that needs the
+    samples cannot run: for those ``'tensor'`` becomes ``'predict'`` and ``note`` says so in
+    one line (``None`` when nothing changed).
     """
-    head = getattr(model, 'decode_head', None)
-    if forward == 'tensor' and head is not None and _needs_data_samples(head):
-        return 'predict', (f"note: {type(head).__name__}.forward needs the data samples, so "
-                           f"the tensor forward cannot run; counting --forward predict")
-    return forward, None
+    heads = _sample_heads(model)
+    if forward != 'tensor' or not heads or _plain_encoder_decoder_with_sample_head(model):
+        return forward, None
+    own = type(model)._forward
+    if not own.__module__.startswith('mmseg.'):
+        return forward, None
+    return 'predict', (f'note: {type(model).__name__}._forward does not pass the data samples '
+                       f'that {type(heads[0]).__name__}.forward needs, so the tensor forward '
+                       f'cannot run; counting --forward predict')

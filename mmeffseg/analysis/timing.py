@@ -390,6 +390,26 @@ def benchmark_model(model: nn.Module,
                             None if not parts else [parts], forward, progress)[0]
 
 
+def timing_figures(result: dict) -> dict:
+    """The headline figures of :func:`benchmark_model`'s result, flat (seconds per batch).
+
+    Returns:
+        dict: ``throughput`` (images/s), ``latency_median``, ``latency_iqr``; with timed
+        parts, ``{part}_median`` and ``{part}_iqr`` for each; with token reducers (timed with
+        the backbone), ``reducer_self_median`` and ``reducer_share_of_backbone`` (None where
+        not measured).
+    """
+    out = dict(throughput=result['throughput'], latency_median=result['latency']['median'],
+               latency_iqr=result['latency']['iqr'])
+    for part, stats in result.get('parts', {}).items():
+        out.update({f'{part}_median': stats['median'], f'{part}_iqr': stats['iqr']})
+    if 'parts' in result:
+        reducers = result.get('token_reducers', {})
+        out.update(reducer_self_median=reducers.get('self_time', {}).get('median'),
+                   reducer_share_of_backbone=reducers.get('share_of_backbone'))
+    return out
+
+
 def format_benchmark(result: dict, title: str = '') -> str:
     """Render :func:`benchmark_model`'s result as plain text (milliseconds)."""
     lines = [title] if title else []

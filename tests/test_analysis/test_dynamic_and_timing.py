@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 
 from mmeffseg.analysis import (benchmark_model, benchmark_models, collect_dynamic_stats,
-                               format_benchmark, latency_stats, measure_model_cost,
-                               summarize_dynamic_stats)
+                               cost_figures, format_benchmark, latency_stats,
+                               measure_model_cost, summarize_dynamic_stats, timing_figures)
 
 
 class _Book:
@@ -54,6 +54,14 @@ def test_dynamic_model_averaged_per_image():
     assert dyn['exit_histogram'] == {'1': 1, '3': 2}
     assert summary['dynamic']['backbone']['mean_tokens_per_block'] == pytest.approx(
         [16, (16 + 9 + 9) / 3, 9])
+    # the figure scripts' flat view of the same summary (GFLOPs)
+    figures = cost_figures(summary, dict(backbone='backbone', head='decode_head', x='missing'))
+    assert figures['gflops'] == pytest.approx((24 + 56 + 56) / 3 / 1e9)
+    assert figures['backbone_gflops'] == pytest.approx((16 + 48 + 48) / 3 / 1e9)
+    assert figures['head_gflops'] == figures['head_gflops_paper'] == pytest.approx(8 / 1e9)
+    assert figures['x_gflops'] is None
+    assert figures['mean_exit'] == pytest.approx(7 / 3)
+    assert figures['tokens_per_block'] == pytest.approx([16, (16 + 9 + 9) / 3, 9])
 
 
 def test_dynamic_stats_batches():
@@ -189,3 +197,11 @@ def test_token_reducer_self_time_reported():
     red = result['token_reducers']
     assert red['modules'] == ['backbone.reducer'] and red['self_time']['n'] == 2
     assert red['self_time']['min'] >= 0
+    flat = timing_figures(result)
+    assert flat['latency_median'] == result['latency']['median']
+    assert flat['decode_head_iqr'] == result['parts']['decode_head']['iqr']
+    assert flat['reducer_self_median'] == red['self_time']['median']
+    assert flat['throughput'] == result['throughput']
+    # whole-model timing only: no part or reducer figures
+    whole = timing_figures(benchmark_model(model, [_batch(0.0)], warmup=0, repeats=1))
+    assert set(whole) == {'throughput', 'latency_median', 'latency_iqr'}

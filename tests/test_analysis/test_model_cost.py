@@ -8,7 +8,7 @@ import torch
 from _analysis_hand_counts import deform_encoder_layer, segmenter
 from _analysis_tiny import MASK2FORMER, SEGMENTER, write_config
 from mmeffseg.analysis import (dataset_batches, format_cost_table, measure_model_cost,
-                               shape_batches)
+                               run_network, shape_batches)
 from mmeffseg.apis import build_model, load_config
 from mmeffseg.testing import load_tool
 
@@ -145,13 +145,19 @@ model = dict(
 """
 
 
-def test_mmseg_mask2former_runs_with_default_forward(tmp_path, capsys):
-    # mmseg's Mask2FormerHead.forward needs the data samples: one note, then predict.
+def test_mmseg_mask2former_counts_the_tensor_forward_by_default(tmp_path, capsys):
+    # The network without post-processing, as every other model: no note, no predict.
     path = write_config(tmp_path, 'mmseg_m2f.py', MMSEG_M2F)
-    _load_tool('get_flops').main([path, '--shape', '64', '64'])
+    out = tmp_path / 'flops.json'
+    _load_tool('get_flops').main([path, '--shape', '64', '64', '--compare', '--out', str(out)])
     printed = capsys.readouterr().out
-    assert 'Mask2FormerHead.forward needs the data samples' in printed
-    assert 'forward=predict' in printed and 'Input shape: (3, 64, 64)' in printed
+    assert 'note:' not in printed
+    assert 'forward=tensor' in printed and 'Input shape: (3, 64, 64)' in printed
+    data = json.loads(out.read_text())
+    assert data['forward'] == 'tensor'
+    # torch's counter sees the same network: paper mode is its count halved, exactly
+    assert data['reference']['torch FlopCounterMode / 2'] == data['flops']['paper']['mean']
+    assert data['reference']['mmengine FlopAnalyzer'] > 0
 
 
 def test_compare_on_a_predict_forward(tmp_path, capsys):
@@ -159,12 +165,34 @@ def test_compare_on_a_predict_forward(tmp_path, capsys):
     # forward returns: its column says so instead of failing the whole tool.
     path = write_config(tmp_path, 'mmseg_m2f.py', MMSEG_M2F)
     out = tmp_path / 'flops.json'
-    _load_tool('get_flops').main([path, '--shape', '64', '64', '--compare', '--out', str(out)])
+    _load_tool('get_flops').main([path, '--shape', '64', '64', '--forward', 'predict',
+                                  '--compare', '--out', str(out)])
     printed = capsys.readouterr().out
     assert 'mmengine FlopAnalyzer: n/a (its JIT trace cannot follow a predict forward)' in printed
     reference = json.loads(out.read_text())['reference']
     assert reference['mmengine FlopAnalyzer'] is None
     assert reference['torch FlopCounterMode / 2'] > 0
+
+
+def test_predict_fallback_only_where_the_tensor_forward_cannot_run():
+    """mmseg's DepthEstimator._forward calls decode_head.forward(x) alone: with a head that
+    needs the samples the tensor forward fails, so it (and only it) falls back with a note."""
+    from mmeffseg.analysis.model_inputs import usable_forward
+    from mmeffseg.testing.tiny_eco_m2f_segmentor import build_tiny_seg, tiny_seg_batch
+    inputs, samples = tiny_seg_batch(1)
+    batch = dict(inputs=inputs, data_samples=samples)
+    for kwargs in (dict(ecom2f=False), dict(ecom2f=True)):  # EncoderDecoder, EcoM2FSegmentor
+        model = build_tiny_seg(**kwargs)
+        assert usable_forward(model, 'tensor') == ('tensor', None)
+        with torch.no_grad():
+            run_network(model, batch, 'tensor')
+    depth = build_tiny_seg(ecom2f=False, type='DepthEstimator')
+    forward, note = usable_forward(depth, 'tensor')
+    assert forward == 'predict'
+    assert 'DepthEstimator._forward does not pass the data samples that Mask2FormerHead' in note
+    with pytest.raises(TypeError, match='batch_data_samples'), torch.no_grad():
+        run_network(depth, batch, 'tensor')
+    assert usable_forward(depth, 'predict') == ('predict', None)
 
 
 def test_tensor_forward_kept_where_it_runs(tiny_segmenter):
@@ -243,7 +271,6 @@ def test_mmseg_mask2former_tensor_forward_runs_the_head_with_the_samples(tmp_pat
     """The efficiency report counts every model with the tensor forward (no post-processing);
     mmseg's own EncoderDecoder._forward cannot run the Mask2Former head, so run_network runs
     the head on the features with the samples, and the pixel decoder is a known part."""
-    from mmeffseg.analysis import run_network
     cfg = load_config(write_config(tmp_path, 'mmseg_m2f.py', MMSEG_M2F))
     model = build_model(cfg).eval()
     batches = shape_batches(model, 'mmseg', (64, 64))
@@ -255,3 +282,46 @@ def test_mmseg_mask2former_tensor_forward_runs_the_head_with_the_samples(tmp_pat
     by_part = measure_model_cost(model, batches)['by_part']['full']
     pd = 'decode_head.pixel_decoder'
     assert 0 < by_part[pd + '.encoder'] < by_part[pd] < by_part['decode_head']
+
+
+def test_resized_test_config_short_side_or_fit(tmp_path):
+    """One rescaling of the test pipelines for the figure tools: the short side to a size (a
+    centre crop keeps real pixels) or the long side into a padded square (one network input
+    for real images); a pipeline without Resize gets one, a shared list is changed once."""
+    from mmengine.config import Config
+
+    from mmeffseg.analysis import image_batches, resized_test_config
+    steps = [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]
+    cfg = Config(dict(default_scope='mmseg', test_pipeline=steps,
+                      test_dataloader=dict(dataset=dict(type='RepeatDataset', times=2, dataset=dict(
+                          type='CamVidDataset', pipeline=[
+                              dict(type='LoadImageFromFile'),
+                              dict(type='Resize', scale=(480, 360), keep_ratio=True),
+                              dict(type='PackSegInputs')])))))
+    fit = resized_test_config(cfg, fit=64)
+    inner = fit.test_dataloader.dataset.dataset.pipeline
+    assert [t['type'] for t in inner] == ['LoadImageFromFile', 'Resize', 'Pad', 'PackSegInputs']
+    assert inner[1]['scale'] == (64, 64) and inner[2]['size'] == (64, 64)
+    short = resized_test_config(cfg, short_side=32).test_pipeline
+    assert [t['type'] for t in short] == ['LoadImageFromFile', 'Resize', 'PackSegInputs']
+    assert short[1]['scale'] == (3200, 32) and short[1]['keep_ratio']
+    assert cfg.test_pipeline == steps  # the original is untouched
+    shared = Config(dict(test_pipeline=steps, test_dataloader=dict(dataset=dict(
+        pipeline=steps))))
+    shared.test_dataloader.dataset.pipeline = shared.test_pipeline
+    once = resized_test_config(shared, fit=16).test_pipeline
+    assert [t['type'] for t in once] == ['LoadImageFromFile', 'Resize', 'Pad', 'PackSegInputs']
+    for sizes in (dict(), dict(short_side=8, fit=8), dict(fit=0)):
+        with pytest.raises(ValueError, match='exactly one positive size'):
+            resized_test_config(cfg, **sizes)
+    # real files through the rescaled pipeline: 50x80 -> long side 64 -> 40x64 -> padded
+    import mmcv
+    import numpy as np
+    files = []
+    for i in range(3):
+        files.append(str(tmp_path / f'{i}.png'))
+        mmcv.imwrite(np.zeros((50, 80, 3), np.uint8), files[-1])
+    batches = list(image_batches(fit, None, files, batch_size=2, drop_last=True))
+    assert len(batches) == 1 and len(batches[0]['inputs']) == 2
+    assert tuple(batches[0]['inputs'][0].shape) == (3, 64, 64)
+    assert len(list(image_batches(fit, None, files, batch_size=2))) == 2

@@ -23,12 +23,13 @@ from typing import Dict, List, Optional
 
 import torch
 
-from mmeffseg.analysis import benchmark_models, measure_model_cost
-from mmeffseg.analysis.model_inputs import collect_images, image_batches
+from mmeffseg.analysis import (benchmark_models, cost_figures, image_batches,
+                               measure_model_cost, timing_figures)
+from mmeffseg.analysis.model_inputs import collect_images
 from mmeffseg.apis import build_model, load_config
 from mmeffseg.utils.output_files import prepare_output_dir, write_json, write_text_atomic
 
-PARTS = ['backbone', 'decode_head']
+PARTS = dict(backbone='backbone', head='decode_head')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,32 +58,21 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def make_batches(cfg, model, images: List[str], batch_size: int, crop: int) -> List[dict]:
     """Preprocessed full batches of ``batch_size`` images (test pipeline, square crop)."""
-    batches = [b for b in image_batches(cfg, model, images, batch_size, crop=(crop, crop))
-               if len(b['data_samples']) == batch_size]
+    batches = list(image_batches(cfg, model, images, batch_size, (crop, crop), drop_last=True))
     if not batches:
         raise ValueError(f'not enough images ({len(images)}) for batch size {batch_size}')
     return batches
 
 
 def cost_of(model, batches: List[dict]) -> dict:
-    """Per-image FLOPs (mean), by part, and mean tokens per block of the backbone."""
-    with torch.no_grad():
-        summary = measure_model_cost(model, batches, PARTS)
-    tokens = summary['dynamic'].get('backbone', {}).get('mean_tokens_per_block')
-    return dict(
-        gflops=summary['flops']['full']['mean'] / 1e9,
-        gflops_paper=summary['flops']['paper']['mean'] / 1e9,
-        backbone_gflops=summary['by_part']['full'].get('backbone', 0.0) / 1e9,
-        backbone_gflops_paper=summary['by_part']['paper'].get('backbone', 0.0) / 1e9,
-        head_gflops=summary['by_part']['full'].get('decode_head', 0.0) / 1e9,
-        tokens_per_block=tokens)
+    """Per-image GFLOPs (mean), of the backbone and the head, and tokens per block."""
+    return cost_figures(measure_model_cost(model, batches, list(PARTS.values())), PARTS)
 
 
 def interleaved_timing(models: Dict[str, torch.nn.Module], cfg, images: List[str], crop: int,
                        batch_sizes, warmup, repeats) -> Dict[str, Dict[str, dict]]:
-    """Throughput of several models, timed interleaved on the same batches
-    (:func:`~mmeffseg.analysis.benchmark_models`), and the token reducers' own time as a share
-    of the backbone's for the models that have reducers."""
+    """Throughput of the models per batch size, timed interleaved on the same batches, with
+    the token reducers' own time as a share of the backbone's where a model has reducers."""
     out: Dict[str, Dict[str, dict]] = {name: {} for name in models}
     parts = [['backbone'] if getattr(m.backbone, 'reducers', None) else None
              for m in models.values()]
@@ -91,15 +81,7 @@ def interleaved_timing(models: Dict[str, torch.nn.Module], cfg, images: List[str
         results = benchmark_models(list(models.values()), [batches] * len(models), warmup,
                                    repeats, parts, progress=True)
         for name, res in zip(models, results):
-            lat = res['latency']
-            entry = dict(throughput=res['throughput'], latency_median=lat['median'],
-                         latency_iqr=lat['iqr'])
-            if 'parts' in res:
-                reducers = res.get('token_reducers', {})
-                entry.update(backbone_median=res['parts']['backbone']['median'],
-                             reducer_self_median=reducers.get('self_time', {}).get('median'),
-                             reducer_share_of_backbone=reducers.get('share_of_backbone'))
-            out[name][str(bs)] = entry
+            out[name][str(bs)] = timing_figures(res)
     return out
 
 

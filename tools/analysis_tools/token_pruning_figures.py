@@ -24,14 +24,14 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 
-from mmeffseg.analysis import (benchmark_model, benchmark_models, dataset_batches,
-                               measure_model_cost)
+from mmeffseg.analysis import (benchmark_model, benchmark_models, cost_figures, dataset_batches,
+                               measure_model_cost, resized_test_config, timing_figures)
 from mmeffseg.apis import build_model, load_config
-from mmeffseg.models.token_reducers import TokenSelector, set_token_pruning
+from mmeffseg.models.token_reducers import TokenSelector, set_token_pruning, token_selectors
 from mmeffseg.utils.output_files import write_json
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Keep ratios, GFLOPs and latency of token '
                                      'pruning against the dense model with the same weights')
     parser.add_argument('config', help='a token-pruning config (selectors in the backbone)')
@@ -54,14 +54,14 @@ def parse_args() -> argparse.Namespace:
                         help='skip the per-mode FLOPs + benchmark series (only --interleave)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--out', default=None, help='JSON output file')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def selectors(model) -> List[TokenSelector]:
-    found = [m for m in model.modules() if isinstance(m, TokenSelector)]
+    found = token_selectors(model)
     if not found:
         raise ValueError('the model has no TokenSelector: give a token-pruning config')
-    return sorted(found, key=lambda s: s.layer)
+    return found
 
 
 def keep_ratios(model, batches: List[dict]) -> Dict[str, List[float]]:
@@ -82,38 +82,16 @@ def keep_ratios(model, batches: List[dict]) -> Dict[str, List[float]]:
     return out
 
 
-def sized_config(cfg, size: int):
-    """The config with a test pipeline that resizes (long side) and pads to size x size."""
-    cfg = copy.deepcopy(cfg)
-    pipeline = cfg.test_dataloader.dataset.pipeline
-    new = []
-    for t in pipeline:
-        t = copy.deepcopy(t)
-        if t['type'] == 'Resize':
-            t['scale'] = (size, size)
-            t['keep_ratio'] = True
-            new.append(t)
-            new.append(dict(type='Pad', size=(size, size), pad_val=dict(img=0)))
-            continue
-        new.append(t)
-    cfg.test_dataloader.dataset.pipeline = new
-    return cfg
-
-
 def cost_and_latency(model, batches, warmup, repeats) -> dict:
-    cost = measure_model_cost(model, batches)
-    timing = benchmark_model(model, batches, warmup=warmup, repeats=repeats,
-                             parts=['backbone'])
-    dyn = [d for d in cost.get('dynamic', {}).values() if 'mean_tokens_per_block' in d]
-    return dict(
-        gflops=cost['flops']['full']['mean'] / 1e9,
-        gflops_paper=cost['flops']['paper']['mean'] / 1e9,
-        backbone_gflops=cost['by_part']['full'].get('backbone', float('nan')) / 1e9,
-        latency_s=timing['latency']['median'],
-        latency_iqr_s=timing['latency']['iqr'],
-        backbone_latency_s=timing['parts']['backbone']['median'],
-        backbone_latency_iqr_s=timing['parts']['backbone']['iqr'],
-        tokens_per_block=dyn[0]['mean_tokens_per_block'] if dyn else None)
+    """GFLOPs per image (whole, backbone), whole and backbone latency, tokens per block."""
+    cost = cost_figures(measure_model_cost(model, batches), dict(backbone='backbone'))
+    timing = timing_figures(benchmark_model(model, batches, warmup=warmup, repeats=repeats,
+                                            parts=['backbone']))
+    return dict(gflops=cost['gflops'], gflops_paper=cost['gflops_paper'],
+                backbone_gflops=cost['backbone_gflops'], latency_s=timing['latency_median'],
+                latency_iqr_s=timing['latency_iqr'], backbone_latency_s=timing['backbone_median'],
+                backbone_latency_iqr_s=timing['backbone_iqr'],
+                tokens_per_block=cost['tokens_per_block'])
 
 
 def set_mode(model, mode: str) -> None:
@@ -136,8 +114,8 @@ def interleaved_latency(model, batches, modes: List[str], rounds: int) -> Dict[s
             for m, r in zip(modes, results)}
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    args = parse_args(argv)
     torch.set_grad_enabled(False)
     cfg = load_config(args.config, args.cfg_options)
     model = build_model(cfg, args.checkpoint)
@@ -159,7 +137,7 @@ def main() -> None:
             print(f"  {layer:5d}  {rho:6.3f}  {ratios['threshold'][i]:9.3f}  "
                   f"{ratios['gumbel'][i]:6.3f}")
     if args.size > 0:
-        sized = sized_config(cfg, args.size)
+        sized = resized_test_config(cfg, fit=args.size)
         batches = list(dataset_batches(sized, model, args.num_images, 1))
         shape = list(batches[0]['inputs'].shape[-2:])
         runs = {}

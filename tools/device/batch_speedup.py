@@ -24,15 +24,13 @@ Example (docs/algm.md):
         --num-images 4 --batch-size 8
 """
 import argparse
-import copy
 import json
 import sys
 from typing import Dict, List
 
 import torch
-from mmengine.config import Config
 
-from mmeffseg.analysis import benchmark_models
+from mmeffseg.analysis import benchmark_models, resized_test_config
 from mmeffseg.analysis.model_inputs import collect_images, image_batches, run_network
 from mmeffseg.apis import build_model, load_config
 from mmeffseg.utils.output_files import prepare_output_file, write_json
@@ -99,25 +97,6 @@ def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> List[str]
     return [k for k in dst if k not in src]
 
 
-def short_side_config(cfg: Config, size: int) -> Config:
-    """``cfg`` whose test pipeline resizes every image's short side to ``size`` (its Resize
-    step rescaled, or one added after loading), so a centre crop of ``size`` keeps real pixels
-    whatever the config's own test scale."""
-    cfg = copy.deepcopy(cfg)
-    resize = dict(scale=(100 * size, size), keep_ratio=True)
-    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
-    for pipeline in (dataset.get('pipeline'), cfg.get('test_pipeline')):
-        if not pipeline:
-            continue
-        steps = [t for t in pipeline if 'Resize' in str(t.get('type', ''))]
-        for step in steps:
-            step.pop('scale_factor', None)
-            step.update(resize)
-        if not steps:
-            pipeline.insert(1, dict(type='Resize', **resize))
-    return cfg
-
-
 def _tokens(model: torch.nn.Module, batches: List[dict]) -> Dict[str, float]:
     """Final tokens per image and tokens per block per image over one untimed pass."""
     finals, blocks = [], []
@@ -159,7 +138,7 @@ def main(argv=None) -> dict:
         print(f'using {usable} of {len(images)} images (a whole number of batches of '
               f'{args.batch_size})')
     images = images[:usable]
-    cfg = short_side_config(base_cfg, args.crop)
+    cfg = resized_test_config(base_cfg, short_side=args.crop)
     first, crop = models['baseline'], (args.crop, args.crop)
     batches = {bs: list(image_batches(cfg, first, images, bs, crop))
                for bs in (1, args.batch_size)}

@@ -11,4 +11,5 @@ __all__ = [
     'BaseTokenReducer', 'BaseMergeReducer', 'BATCH_POLICIES', 'TokenBookkeeping', 'MergedTokens',
     'run_attention', 'run_ffn', 'run_block', 'LocalWindowMerge', 'GlobalBipartiteMerge'
 ]
-from .token_selector import TokenSelector, set_token_pruning  # noqa: E402,F401  (token pruning)
+from .token_selector import (  # noqa: E402,F401  (token pruning)
+    TokenSelector, set_token_pruning, token_selectors)

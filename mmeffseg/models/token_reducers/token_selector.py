@@ -4,7 +4,7 @@ A small MLP in front of a ViT block decides, per token, whether the block proces
 tokens are not discarded: they keep their features and go back into the feature map, and since
 every selector scores all tokens afresh, a token pruned at one block may come back later.
 """
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -320,6 +320,12 @@ class TokenSelector(BaseTokenReducer):
                 logger='current', level=30)
 
 
+def token_selectors(model: nn.Module) -> List[TokenSelector]:
+    """Every :class:`TokenSelector` in ``model``, in block order."""
+    return sorted((m for m in model.modules() if isinstance(m, TokenSelector)),
+                  key=lambda s: s.layer)
+
+
 def set_token_pruning(model: nn.Module,
                       keep_all: Optional[bool] = None,
                       test_decision: Optional[str] = None,
@@ -343,7 +349,7 @@ def set_token_pruning(model: nn.Module,
     if threshold is not None and not 0.0 <= check_number(threshold, 'threshold',
                                                          'set_token_pruning') < 1.0:
         raise ValueError(f'threshold {threshold!r} must be in [0, 1).')
-    selectors = [m for m in model.modules() if isinstance(m, TokenSelector)]
+    selectors = token_selectors(model)
     for selector in selectors:
         if keep_all is not None:
             selector.keep_all = keep_all
