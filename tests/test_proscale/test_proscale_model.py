@@ -41,6 +41,10 @@ def test_config_names_and_stages():
         else:
             dec = cfg.model.panoptic_head.pixel_decoder
             assert dec.type == 'EfficientMSDeformAttnPixelDecoder', name
+        if p.startswith('off_'):  # the fair latency baseline: every PRO-SCALE key at its default
+            assert 'stage_layers' not in dec and dec.output_op == 'conv', name
+            assert 'trc_cfg' not in dec, name
+            continue
         assert tuple(dec.stage_layers) == tuple(int(c) for c in p), name
         assert dec.output_op == 'maxpool' and dec.trc_cfg.temperature == 0.1, name
         assert dec.encoder.layer_cfg.self_attn_cfg.num_levels == 3, name
