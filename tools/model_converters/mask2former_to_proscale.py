@@ -12,6 +12,14 @@ drops the FPN output conv that LPE replaces. ``DST`` holds the state dict and th
 ``meta`` (dataset classes and palette) plus the conversion's layer map; it passes the strict
 start-checkpoint gate with only the modules PRO-SCALE adds (TRC, a gate) missing, which this
 tool checks before it exits.
+
+``--init-new`` also stores those new modules with their initialisation (seeded with ``--seed``),
+so the file fits the config exactly and ``tools/test.py`` can score the start as a fine-tune
+sees it at iteration 0::
+
+    python tools/model_converters/mask2former_to_proscale.py PROSCALE_CONFIG SRC.pth START.pth \
+        --init-new
+    python tools/test.py PROSCALE_CONFIG START.pth
 """
 import argparse
 import os
@@ -28,6 +36,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='the PRO-SCALE config the checkpoint is for')
     parser.add_argument('src', help='baseline Mask2Former checkpoint (read only)')
     parser.add_argument('dst', help='converted checkpoint to write')
+    parser.add_argument('--init-new', action='store_true',
+                        help='also store the modules the baseline lacks (TRC, a gate) as '
+                        'initialised, so that the file fits the config exactly (to evaluate the '
+                        'start with tools/test.py)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the initialisation of the new modules (default: 0)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config, key=value')
     return parser.parse_args(argv)
@@ -44,12 +58,17 @@ def main(argv=None) -> int:
         raise ValueError(f'dst {args.dst} is the source checkpoint; write the converted one to '
                          'another file (the source is read only).')
     cfg = load_config(args.config, args.cfg_options)
+    torch.manual_seed(args.seed)
     model = build_model(cfg)
     checkpoint = read_checkpoint(args.src)
     state, info = convert_baseline_to_proscale(_state_dict(checkpoint), model)
+    new = new_module_prefixes(model)
+    if args.init_new:
+        state.update({k: v for k, v in model.state_dict().items() if k.startswith(tuple(new))})
     meta = dict(checkpoint.get('meta') or {}) if isinstance(checkpoint, dict) else {}
     meta['proscale_conversion'] = dict(
         src=osp.abspath(args.src), config=args.config,
+        initialised=sorted(new) if args.init_new else [], seed=args.seed,
         encoders={p: dict(level_schedule=v['level_schedule'], layer_map=v['layer_map'],
                           num_baseline_layers=v['num_baseline_layers'])
                   for p, v in info.items()})
@@ -64,8 +83,9 @@ def main(argv=None) -> int:
         print(f'  dropped {len(item["dropped"])} baseline key(s) with no counterpart '
               f'{item["dropped"][:4]}; {len(item["new"])} model key(s) left to their '
               f'initialisation {item["new"][:4]}')
-    check_checkpoint_fits(model, args.dst, allow_missing=new_module_prefixes(model))
-    print(f'wrote {args.dst}: fits {args.config} with only {new_module_prefixes(model)} missing')
+    missing = [] if args.init_new else new
+    check_checkpoint_fits(model, args.dst, allow_missing=missing)
+    print(f'wrote {args.dst}: fits {args.config} with only {missing} missing')
     return 0
 
 
