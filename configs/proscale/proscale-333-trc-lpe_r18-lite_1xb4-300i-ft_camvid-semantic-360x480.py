@@ -10,16 +10,13 @@ model = dict(
     decode_head=dict(
         pixel_decoder=dict(
             _base_.proscale_pixel_decoder, type='mmdet.EfficientMSDeformAttnPixelDecoder')))
-# The paper trains PRO-SCALE's encoder with the whole model; starting from the 6-layer step-5
-# model, every weight whose name and shape fit is kept (backbone, input projections, transformer
-# decoder, the value / output projections, FFNs and norms of encoder layers 1-6) and what
-# PRO-SCALE adds or resizes starts from its initialisation: layers 7-9, TRC, and the sampling
-# offsets / attention weights of layers 1-6, sized here for the 1 or 2 levels they see (mmcv's
-# initialisation: a fixed sampling pattern, uniform attention). LPE drops the 3x3 output conv.
-_encoder = 'decode_head.pixel_decoder.encoder.'
-load_from_missing_ok = [_encoder + f'layers.{i}.' for i in (6, 7, 8)] + [_encoder + 'trc.']
-load_from_mismatch_ok = [
-    _encoder + f'layers.{i}.self_attn.{p}.' for i in range(6)
-    for p in ('sampling_offsets', 'attention_weights')
-]
-load_from_unexpected_ok = ['decode_head.pixel_decoder.output_convs.0.conv.']
+# The paper trains PRO-SCALE's encoder with the whole model. Here it starts from the 6-layer
+# step-5 model converted to PRO-SCALE's 9-layer encoder (tools/model_converters/
+# mask2former_to_proscale.py, the study's `proscale_init` step): layers 1-3 and 4-6 take step 5's
+# layers 1-3 with their sampling offsets / attention weights cut to the 1 or 2 coarsest levels,
+# layers 7-9 take step 5's layers 4-6 whole, everything else is copied by name and LPE's dropped
+# 3x3 output conv is left out. Only the TRC gate is new and starts from its initialisation.
+load_from_missing_ok = ['decode_head.pixel_decoder.encoder.trc.']
+load_from_made_by = ('python tools/study/run_study.py configs/study/camvid.py --only '
+                     'proscale_init (or tools/model_converters/mask2former_to_proscale.py on a '
+                     'Mask2Former checkpoint)')

@@ -24,8 +24,9 @@ _pe_parent = ('projects/proscale_ecom2f/configs/'
               'proscale-333-ecom2f-parent_r18-lite_1xb4-300i-ft_camvid-semantic-360x480.py')
 _pe_gate = ('projects/proscale_ecom2f/configs/'
             'proscale-333-ecom2f-gate_r18-lite_1xb8-300i_camvid-semantic-360x480.py')
-# Every Mask2Former fine-tune starts from step 5 (PRO-SCALE's and ECO-M2F's configs declare the
-# keys the 6-layer step-5 checkpoint lacks) with mmcv-free deformable attention on the CPU.
+# Every Mask2Former fine-tune starts from step 5 (ECO-M2F's config declares the gate the step-5
+# checkpoint lacks; PRO-SCALE starts from step 5 converted to its encoder, `proscale_init`) with
+# mmcv-free deformable attention on the CPU.
 _m2f_train = dict(kind='train', load_from='@mask2former', cpu_deform_attn='gather')
 # ECO-M2F gate betas, the papers' (COCO's small one, Cityscapes' two), fixed before any CamVid
 # figure; the PRO-SCALE+ECO-M2F project trains one gate, at the middle one.
@@ -111,7 +112,14 @@ steps = [
     #    the same 300 iterations without the method, two seeds (the Mask2Former noise band).
     dict(_m2f_train, name='m2f_control_s0', config=_m2f_control, seed=0, est_minutes=20),
     dict(_m2f_train, name='m2f_control_s1', config=_m2f_control, seed=1, est_minutes=20),
-    dict(_m2f_train, name='proscale_ft', config=_proscale, seed=0, est_minutes=20),
+    #    PRO-SCALE starts from step 5 converted to its 9-layer encoder (the converter's doc says
+    #    which step-5 layer feeds which PRO-SCALE layer): every weight but TRC's comes from step 5.
+    dict(name='proscale_init', kind='command', est_minutes=1,
+         args=['tools/model_converters/mask2former_to_proscale.py', _proscale, '@mask2former',
+               '{work_dir}/proscale_init.pth'],
+         outputs=dict(checkpoint='{work_dir}/proscale_init.pth')),
+    dict(_m2f_train, name='proscale_ft', config=_proscale, seed=0, est_minutes=20,
+         load_from='@proscale_init:checkpoint'),
     # 7. ECO-M2F from step 5. Step A: the parent fine-tuned with a random exit 2..6 per
     #    iteration (loss x k), the control's schedule.
     dict(_m2f_train, name='ecom2f_parent', config=_eco_parent, seed=0, est_minutes=20),

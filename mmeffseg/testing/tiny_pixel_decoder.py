@@ -73,6 +73,20 @@ def encoder_inputs(batch_size: int = 2, shapes=((2, 3), (4, 6), (8, 12)), seed: 
         reference_points=reference_points)
 
 
+def coarsest_inputs(inputs: dict, num_levels: int) -> dict:
+    """:func:`encoder_inputs` restricted to the ``num_levels`` coarsest levels (what a layer
+    that sees only those levels gets)."""
+    length = int(inputs['spatial_shapes'][:num_levels].prod(1).sum())
+    return dict(
+        query=inputs['query'][:, :length],
+        query_pos=inputs['query_pos'][:, :length],
+        key_padding_mask=None,
+        spatial_shapes=inputs['spatial_shapes'][:num_levels],
+        level_start_index=inputs['level_start_index'][:num_levels],
+        valid_ratios=inputs['valid_ratios'][:, :num_levels],
+        reference_points=inputs['reference_points'][:, :length, :num_levels])
+
+
 def shrink_mask2former(cfg, num_things: int = 3, num_stuff: int = 2) -> None:
     """Shrink a Mask2Former config (R50 panoptic or PRO-SCALE on it) to a test-sized model.
 

@@ -4,20 +4,8 @@ import torch
 from mmdet.models.layers.transformer import Mask2FormerTransformerEncoder
 
 from mmeffseg.models.encoders import ScheduledDeformableEncoder, level_schedule_from_stages
-from mmeffseg.testing.tiny_pixel_decoder import EMBED, encoder_inputs, randomize_, tiny_encoder
-
-
-def _sub_inputs(inputs: dict, num_levels: int) -> dict:
-    """Inputs restricted to the ``num_levels`` coarsest levels."""
-    length = int(inputs['spatial_shapes'][:num_levels].prod(1).sum())
-    return dict(
-        query=inputs['query'][:, :length],
-        query_pos=inputs['query_pos'][:, :length],
-        key_padding_mask=None,
-        spatial_shapes=inputs['spatial_shapes'][:num_levels],
-        level_start_index=inputs['level_start_index'][:num_levels],
-        valid_ratios=inputs['valid_ratios'][:, :num_levels],
-        reference_points=inputs['reference_points'][:, :length, :num_levels])
+from mmeffseg.testing.tiny_pixel_decoder import (EMBED, coarsest_inputs, encoder_inputs,
+                                                 randomize_, tiny_encoder)
 
 
 @pytest.mark.parametrize('stages,expected', [
@@ -104,7 +92,7 @@ def test_stages_match_single_level_encoders(schedule):
     for i, s in enumerate(schedule):
         oracle = Mask2FormerTransformerEncoder(**tiny_encoder(1, num_levels=s)).eval()
         oracle.layers[0].load_state_dict(enc.layers[i].state_dict(), strict=True)
-        sub = _sub_inputs(dict(inputs, query=query), s)
+        sub = coarsest_inputs(dict(inputs, query=query), s)
         with torch.no_grad():
             head = oracle(**sub)
         query = torch.cat([head, query[:, lengths[s - 1]:]], dim=1)

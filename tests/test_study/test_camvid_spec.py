@@ -11,6 +11,7 @@ from mmeffseg.apis import read_config
 from mmeffseg.apis.model_builder import build_model
 from mmeffseg.study import Study
 from mmeffseg.study.study_runner import _step_refs
+from mmeffseg.testing import load_tool
 from mmeffseg.utils import check_checkpoint_fits
 from mmeffseg.utils.start_checkpoint import load_from_allowances
 
@@ -118,13 +119,15 @@ def _checkpoint_of(config: str, tmp_path, saved: dict) -> str:
 
 def test_every_start_checkpoint_fits_the_model_it_starts(study, tmp_path):
     """What tools/train.py's gate and the efficiency report check before any work: a training
-    step's start checkpoint fits with the prefixes its config allows (PRO-SCALE's resized
-    encoder, ECO-M2F's new gate, the new selectors), a report's checkpoint exactly."""
+    step's start checkpoint fits with the prefixes its config allows (ECO-M2F's new gate, the new
+    selectors), a report's checkpoint exactly; a start converted by a command step (PRO-SCALE's
+    from step 5) is checked in the next test."""
     trained_by = {s['name']: s['config'] for s in study.steps if s['kind'] == 'train'}
     pairs = set()
     for step in study.steps:
         for config, _, ref in _models(step):
-            if isinstance(ref, str) and ref.startswith('@') and trained_by[ref[1:]] != config:
+            if isinstance(ref, str) and ref.startswith('@') and ':' not in ref \
+                    and trained_by[ref[1:]] != config:
                 pairs.add((trained_by[ref[1:]], config, step['kind'] == 'train'))
     # The fine-tunes from steps 1 and 5 and the projects' starts all differ from their source.
     assert len(pairs) >= 8
@@ -135,3 +138,33 @@ def test_every_start_checkpoint_fits_the_model_it_starts(study, tmp_path):
         model = build_model(cfg)
         check_checkpoint_fits(model, _checkpoint_of(source, tmp_path, saved), missing, unexpected,
                               mismatch)
+
+
+def test_converted_start_checkpoints_fit_the_model_they_start(study, tmp_path):
+    """A training step that starts from a command step's converted checkpoint
+    ('@proscale_init:checkpoint'): the converter, run on a checkpoint shaped like its source
+    step's, writes one that fits the training config with only the config's missing prefixes
+    (no reshaped or unexpected key allowed)."""
+    steps = {s['name']: s for s in study.steps}
+    converter = load_tool('model_converters/mask2former_to_proscale.py')
+    checked, saved = 0, {}
+    for step in study.steps:
+        ref = step.get('load_from') if step['kind'] == 'train' else None
+        if not (isinstance(ref, str) and ':' in ref):
+            continue
+        name, _, key = ref[1:].partition(':')
+        command = steps[name]
+        assert command['args'][0] == 'tools/model_converters/mask2former_to_proscale.py'
+        tool_config, source_ref, dst = command['args'][1:4]
+        assert tool_config == step['config'] and command['outputs'][key] == dst
+        source = steps[source_ref[1:]]
+        assert source['kind'] == 'train'
+        out = str(tmp_path / f'{name}.pth')
+        assert converter.main([osp.join(ROOT, tool_config),
+                               _checkpoint_of(source['config'], tmp_path, saved), out]) == 0
+        cfg = read_config(osp.join(ROOT, step['config']))
+        missing, unexpected, mismatch = load_from_allowances(cfg)
+        assert unexpected == [] and mismatch == [] and missing
+        check_checkpoint_fits(build_model(cfg), out, missing)
+        checked += 1
+    assert checked >= 1
