@@ -407,7 +407,8 @@ def report_markdown(report: dict) -> str:
         + f"; all models timed interleaved ({timing0['warmup']} warm-up + "
         f"{timing0['repeats']} timed forwards each), parts in a second tracked series; "
         'peak MB: peak memory growth of one forward (process RSS on CPU, '
-        'torch.cuda.max_memory_allocated on CUDA).',
+        'torch.cuda.max_memory_allocated on CUDA; n/a on CPU where the process already held '
+        'the memory, e.g. after training in the same process: use benchmark.py alone).',
     ]
     if report.get('train_iters'):
         notes.append(f"Quality after {report['train_iters']} training iterations from scratch "

@@ -278,12 +278,21 @@ class _ModelSeries:
             if timer.part_time.get('backbone', 0) > 0:
                 self.backbone_share.append(timer.reducer_self / timer.part_time['backbone'])
 
+    def _megabytes(self, peaks: List[Optional[int]]) -> Optional[float]:
+        """The whole forward's largest growth in MB; None where it cannot be measured: on CPU
+        a whole forward that grows the RSS by 0 ran in pages the process already held (e.g.
+        after training in the same process); it needs memory. (A part may truly need none.)"""
+        peaks = [p for p in peaks if p is not None]
+        if not peaks or (self.device.type == 'cpu' and max(peaks) <= 0):
+            return None
+        return max(peaks) / 2**20
+
     def result(self, warmup: int, repeats: int) -> dict:
         lat = latency_stats(self.seconds)
         out = dict(device=str(self.device), batch_size=self.batch_size, forward=self.forward,
                    warmup=warmup, repeats=repeats, latency=lat,
                    throughput=self.batch_size / lat['median'],
-                   peak_memory_mb=None if self.peak_memory is None else self.peak_memory / 2**20)
+                   peak_memory_mb=self._megabytes([self.peak_memory]))
         if self.parts:
             out['parts'] = {p: latency_stats(v) for p, v in self.per_part.items()}
             for p, peaks in self.part_peak.items():

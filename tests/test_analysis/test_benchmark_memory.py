@@ -64,3 +64,13 @@ def test_peak_memory_per_model_and_part():
     assert 80 <= peaks['backbone'] <= 200
     assert peaks['head'] < 20
     assert peaks['table']
+
+
+def test_cpu_growth_of_zero_is_reported_as_not_measurable():
+    # A whole forward in a process that already holds the pages (e.g. after training) shows no
+    # RSS growth: that is "not measurable", never "0 MB".
+    from mmeffseg.analysis.timing import _ModelSeries
+    batch = dict(inputs=torch.zeros(1, 3, 4, 4), data_samples=[None])
+    series = _ModelSeries(torch.nn.Identity(), [batch], ['x'], 'tensor')
+    assert series._megabytes([0, None]) is None and series._megabytes([]) is None
+    assert series._megabytes([2**20, 3 * 2**20]) == 3.0
