@@ -40,5 +40,7 @@ def test_keep_ratios_and_dense_vs_pruned_at_a_fixed_size(tmp_path, monkeypatch, 
         pruned['backbone_gflops'] / dense['backbone_gflops']
     inter = result['interleaved']['runs']
     assert set(inter) == {'dense', 'threshold'}
-    assert all(r['whole']['median'] > r['backbone']['median'] > 0 for r in inter.values())
+    # Whole and backbone come from two series: under load their medians need not be ordered.
+    assert all(r['whole']['median'] > 0 and r['backbone']['median'] > 0
+               for r in inter.values())
     assert 'threshold vs dense at [64, 64]' in capsys.readouterr().out

@@ -114,9 +114,9 @@ def interleaved_latency(model, batches, modes: List[str], rounds: int) -> Dict[s
             for m, r in zip(modes, results)}
 
 
+@torch.no_grad()  # not torch.set_grad_enabled(False): a caller's (a test's) autograd stays on
 def main(argv=None) -> None:
     args = parse_args(argv)
-    torch.set_grad_enabled(False)
     cfg = load_config(args.config, args.cfg_options)
     model = build_model(cfg, args.checkpoint)
     sels = selectors(model)
