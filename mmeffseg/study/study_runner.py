@@ -13,7 +13,7 @@ import json
 import os
 import os.path as osp
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -95,12 +95,15 @@ class Study:
         return 60.0 * float(step.get('est_minutes', 0))
 
 
-def _step_refs(step: dict) -> List[str]:
+def step_references(step: dict) -> List[Tuple[str, str]]:
+    """The ``(step, key)`` pairs a step refers to, in order: ``'@name'`` -> ``(name, '')``,
+    ``'@name:key'`` -> ``(name, key)`` (a command step's declared output)."""
     refs = []
 
     def visit(value):
         if isinstance(value, str) and value.startswith('@'):
-            refs.append(value[1:].partition(':')[0])
+            name, _, key = value[1:].partition(':')
+            refs.append((name, key))
         elif isinstance(value, dict):
             for v in value.values():
                 visit(v)
@@ -112,6 +115,10 @@ def _step_refs(step: dict) -> List[str]:
         if key not in ('name', 'kind'):
             visit(value)
     return refs
+
+
+def _step_refs(step: dict) -> List[str]:
+    return [name for name, _ in step_references(step)]
 
 
 def run_study(spec_path: str,

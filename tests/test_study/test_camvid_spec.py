@@ -10,7 +10,7 @@ import torch
 from mmeffseg.apis import read_config
 from mmeffseg.apis.model_builder import build_model
 from mmeffseg.study import Study
-from mmeffseg.study.study_runner import _step_refs
+from mmeffseg.study.study_runner import step_references
 from mmeffseg.testing import load_tool
 from mmeffseg.utils import check_checkpoint_fits
 from mmeffseg.utils.start_checkpoint import load_from_allowances
@@ -63,21 +63,9 @@ def test_references_point_to_earlier_steps_that_produce_the_key(study):
     index = {s['name']: i for i, s in enumerate(study.steps)}
     seen = 0
     for i, step in enumerate(study.steps):
-        refs = []
-
-        def visit(value):
-            if isinstance(value, str) and value.startswith('@'):
-                refs.append(value[1:].partition(':'))
-            elif isinstance(value, dict):
-                for v in value.values():
-                    visit(v)
-            elif isinstance(value, (list, tuple)):
-                for v in value:
-                    visit(v)
-
-        visit({k: v for k, v in step.items() if k not in ('name', 'kind')})
-        assert [r[0] for r in refs] == _step_refs(step)
-        for name, _, key in refs:
+        refs = step_references(step)
+        assert all(name for name, _ in refs), step['name']  # every '@' names a step
+        for name, key in refs:
             assert index[name] < i, f'{step["name"]} refers to the later step {name}'
             source = study.steps[index[name]]
             if key:  # '@step:key': a command step's declared output
