@@ -7,7 +7,7 @@ prefixes they expect to be missing (or unexpected, or reshaped); those are allow
 nothing else.
 """
 import os.path as osp
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 import torch.nn as nn
@@ -92,17 +92,41 @@ def check_checkpoint_fits(model: nn.Module,
     if hasattr(model, 'module'):
         model = model.module
     checkpoint = read_checkpoint(path)
-    ckpt = _state_dict(checkpoint)
-    own = model.state_dict()
+    check_state_dict_fits(model.state_dict(), _state_dict(checkpoint), f'Checkpoint {path}',
+                          allow_missing, allow_unexpected, allow_mismatch)
+    return checkpoint
+
+
+def check_state_dict_fits(own: dict,
+                          ckpt: dict,
+                          source: str,
+                          allow_missing: Sequence[str] = (),
+                          allow_unexpected: Sequence[str] = (),
+                          allow_mismatch: Sequence[str] = ()) -> Dict[str, List[str]]:
+    """The check of :func:`check_checkpoint_fits` on state dicts already in memory.
+
+    Args:
+        own (dict): The model's state dict.
+        ckpt (dict): The weights to load into it.
+        source (str): What the weights are, for messages (e.g. ``'Checkpoint x.pth'``).
+        allow_missing, allow_unexpected, allow_mismatch: as :func:`check_checkpoint_fits`.
+
+    Returns:
+        dict: the allowed ``missing``, ``unexpected`` and ``reshaped`` key lists.
+
+    Raises:
+        ValueError: a key outside the allowed prefixes is missing, unexpected, or has
+            another shape.
+    """
     missing = [k for k in own if k not in ckpt]
     bad = _outside(missing, allow_missing)
     if bad:
-        raise ValueError(f'Checkpoint {path} does not fit the model: key "{bad[0]}" is '
+        raise ValueError(f'{source} does not fit the model: key "{bad[0]}" is '
                          f'missing ({len(bad)} missing in all). {_FIX}')
     unexpected = [k for k in ckpt if k not in own]
     bad = _outside(unexpected, allow_unexpected)
     if bad:
-        raise ValueError(f'Checkpoint {path} does not fit the model: key "{bad[0]}" is '
+        raise ValueError(f'{source} does not fit the model: key "{bad[0]}" is '
                          f'not in the model ({len(bad)} unexpected in all). {_FIX}')
     mismatched = []
     for key, value in own.items():
@@ -112,15 +136,15 @@ def check_checkpoint_fits(model: nn.Module,
                 mismatched.append(key)
                 continue
             raise ValueError(
-                f'Checkpoint {path} does not fit the model: key "{key}" has shape '
+                f'{source} does not fit the model: key "{key}" has shape '
                 f'{tuple(other.shape)} in the checkpoint but {tuple(value.shape)} in the '
                 f'model. {_FIX}')
     for label, keys in (('missing', missing), ('unexpected', unexpected),
                         ('reshaped (not loaded)', mismatched)):
         if keys:
-            print_log(f'Checkpoint {path}: {len(keys)} {label} key(s) under the allowed '
+            print_log(f'{source}: {len(keys)} {label} key(s) under the allowed '
                       f'prefixes, e.g. {keys[0]}', logger='current')
-    return checkpoint
+    return dict(missing=missing, unexpected=unexpected, reshaped=mismatched)
 
 
 def load_checked_checkpoint(model: nn.Module,

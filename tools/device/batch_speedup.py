@@ -33,6 +33,7 @@ import torch
 from mmeffseg.analysis import benchmark_models, resized_test_config
 from mmeffseg.analysis.model_inputs import collect_images, image_batches, run_network
 from mmeffseg.apis import build_model, load_config
+from mmeffseg.utils import check_state_dict_fits
 from mmeffseg.utils.output_files import prepare_output_file, write_json
 
 
@@ -81,20 +82,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> List[str]:
-    """Copy every parameter and buffer of ``source`` into ``target`` (same names and shapes
-    required); return the names ``target`` has beyond them (kept as initialised)."""
-    src, dst = source.state_dict(), target.state_dict()
-    absent = [k for k in src if k not in dst]
-    if absent:
-        raise ValueError(f'the method lacks {len(absent)} of the baseline\'s weights (first: '
-                         f'{absent[0]!r}): compare a method with its own baseline config')
-    shapes = [k for k in src if src[k].shape != dst[k].shape]
-    if shapes:
-        raise ValueError(f'{shapes[0]!r} has shape {tuple(dst[shapes[0]].shape)} in the method '
-                         f'but {tuple(src[shapes[0]].shape)} in the baseline')
+def share_weights(source: torch.nn.Module, target: torch.nn.Module, name: str) -> None:
+    """Load every parameter and buffer of ``source`` into ``target`` through the checkpoint
+    gate: same names and shapes required; ``target``'s own extra weights (e.g. pruning
+    selectors) keep their initial values and are logged."""
+    src = source.state_dict()
+    check_state_dict_fits(target.state_dict(), src, f"The baseline's weights for {name}",
+                          allow_missing=('', ))
     target.load_state_dict(src, strict=False)
-    return [k for k in dst if k not in src]
 
 
 def _tokens(model: torch.nn.Module, batches: List[dict]) -> Dict[str, float]:
@@ -123,10 +118,7 @@ def main(argv=None) -> dict:
     models = {'baseline': build_model(base_cfg, args.checkpoint)}
     for spec in args.method:
         model = build_model(load_config(spec[1], _options(spec[2:])))
-        own = share_weights(models['baseline'], model)
-        if own:
-            print(f'{spec[0]}: {len(own)} weights of its own kept as initialised '
-                  f'(first: {own[0]})')
+        share_weights(models['baseline'], model, spec[0])
         models[spec[0]] = model.eval()
     images = collect_images(args.images[:1], args.num_images)
     for folder in args.images[1:]:
