@@ -1,16 +1,20 @@
-"""Read what a dynamic model did on its last forward: encoder exits, tokens per block.
+"""Read what a dynamic model did on its last forward: encoder exits, tokens per block, the
+share of tokens a pruning layer kept.
 
 Dynamic mmeffseg modules leave a trace of their last forward on themselves:
 
 * ECO-M2F pixel decoders: ``last_exits``, a (B,) tensor, the encoder layers each image ran;
 * token-reducing ViTs (ALGM merging, token pruning): ``last_book``, whose ``block_counts`` is a
-  list (one per block) of (B,) tensors, the tokens each image ran through that block.
+  list (one per block) of (B,) tensors, the tokens each image ran through that block;
+* token-pruning selectors: ``last_keep_ratio``, a (B,) tensor, the share of its patch tokens
+  each image kept in the selector's block.
 
 These are found by attribute name (duck typing), so any module following the same convention is
 reported as well.
 """
-from typing import Dict, List
+from typing import Dict, Iterable, List, Optional
 
+import torch
 import torch.nn as nn
 
 
@@ -19,7 +23,8 @@ def collect_dynamic_stats(model: nn.Module) -> Dict[str, Dict[str, list]]:
 
     Returns:
         dict: ``{module name: {'exits': [e_img0, ...]}}`` and/or
-        ``{module name: {'tokens_per_block': [[n_block0, n_block1, ...] per image]}}``.
+        ``{module name: {'tokens_per_block': [[n_block0, n_block1, ...] per image]}}`` and/or
+        ``{module name: {'keep_ratio': [r_img0, ...]}}``.
     """
     stats: Dict[str, Dict[str, list]] = {}
     for name, module in model.named_modules():
@@ -32,6 +37,9 @@ def collect_dynamic_stats(model: nn.Module) -> Dict[str, Dict[str, list]]:
         if counts:
             per_block = [c.reshape(-1).tolist() for c in counts]  # blocks x images
             entry['tokens_per_block'] = [list(map(int, col)) for col in zip(*per_block)]
+        keep = getattr(module, 'last_keep_ratio', None)
+        if keep is not None and hasattr(keep, 'tolist'):
+            entry['keep_ratio'] = [float(r) for r in keep.reshape(-1).tolist()]
         if entry:
             stats[name or '(model)'] = entry
     return stats
@@ -42,14 +50,16 @@ def summarize_dynamic_stats(per_image: List[Dict[str, Dict[str, list]]]) -> Dict
 
     Returns:
         dict: per module, ``mean_exit`` / ``exit_histogram`` and/or ``mean_tokens_per_block``
-        (averaged over images), ``num_images``.
+        and/or ``mean_keep_ratio`` / ``min_keep_ratio`` / ``max_keep_ratio`` (over images),
+        ``num_images``.
     """
     merged: Dict[str, Dict[str, list]] = {}
     for stats in per_image:
         for name, entry in stats.items():
-            slot = merged.setdefault(name, {'exits': [], 'tokens_per_block': []})
-            slot['exits'].extend(entry.get('exits', []))
-            slot['tokens_per_block'].extend(entry.get('tokens_per_block', []))
+            slot = merged.setdefault(name, {'exits': [], 'tokens_per_block': [],
+                                            'keep_ratio': []})
+            for key, values in slot.items():
+                values.extend(entry.get(key, []))
     out: Dict[str, dict] = {}
     for name, slot in merged.items():
         summary = {}
@@ -70,5 +80,43 @@ def summarize_dynamic_stats(per_image: List[Dict[str, Dict[str, list]]]) -> Dict
                 means.append(sum(col) / len(col))
             summary['mean_tokens_per_block'] = means
             summary['num_images'] = len(rows)
+        ratios = slot['keep_ratio']
+        if ratios:
+            summary.update(mean_keep_ratio=sum(ratios) / len(ratios), min_keep_ratio=min(ratios),
+                           max_keep_ratio=max(ratios), num_images=len(ratios))
         out[name] = summary
     return out
+
+
+def dynamic_figures(summary: Dict[str, dict]) -> Dict[str, Optional[list]]:
+    """The headline figures of :func:`summarize_dynamic_stats`' summary, flat.
+
+    Returns:
+        dict: ``tokens_per_block`` (the first token-reducing ViT's), ``mean_exit`` (the first
+        early-exit encoder's), and per pruning layer, in module order, ``keep_ratio_per_layer``
+        (mean over images), ``keep_ratio_min_per_layer`` and ``keep_ratio_max_per_layer``;
+        None where no module reports them.
+    """
+    found = list(summary.values())
+    out = dict(
+        tokens_per_block=next(
+            (d['mean_tokens_per_block'] for d in found if 'mean_tokens_per_block' in d), None),
+        mean_exit=next((d['mean_exit'] for d in found if 'mean_exit' in d), None))
+    for key, stat in (('keep_ratio_per_layer', 'mean'), ('keep_ratio_min_per_layer', 'min'),
+                      ('keep_ratio_max_per_layer', 'max')):
+        out[key] = [d[f'{stat}_keep_ratio'] for d in found if f'{stat}_keep_ratio' in d] or None
+    return out
+
+
+@torch.no_grad()
+def backbone_dynamic_stats(model: nn.Module, batches: Iterable[dict]) -> Dict[str, dict]:
+    """What the backbone's dynamic modules did over ``batches``, the backbone alone run
+    (``model.extract_feat``): :func:`summarize_dynamic_stats` of every forward. Cheaper than a
+    counted whole forward where only the backbone's decisions matter (pruning's keep ratios)."""
+    traces = []
+    for batch in batches:
+        model.extract_feat(batch['inputs'])
+        traces.append(collect_dynamic_stats(model))
+    if not traces:
+        raise ValueError('No batches to run the backbone on')
+    return summarize_dynamic_stats(traces)

@@ -13,7 +13,7 @@ import torch.nn as nn
 
 from mmeffseg.utils.progress import progress_bar
 from .cost_counter import CostCounter
-from .dynamic_stats import collect_dynamic_stats, summarize_dynamic_stats
+from .dynamic_stats import collect_dynamic_stats, dynamic_figures, summarize_dynamic_stats
 from .model_inputs import run_network
 from .op_costs import CATEGORIES, COUNT_MODES, check_mode, total_for_mode
 from .parts import OTHER, check_parts, default_parts, parameter_counts, part_depth, part_totals
@@ -120,8 +120,9 @@ def cost_figures(summary: dict, parts: Optional[Dict[str, str]] = None) -> dict:
 
     Returns:
         dict: ``gflops`` and ``gflops_paper`` of the whole model, the parts' figures, and what
-        the dynamic modules did: ``tokens_per_block`` (a token-reducing ViT) and ``mean_exit``
-        (an early-exit encoder), None where no module reports them.
+        the dynamic modules did (:func:`~.dynamic_stats.dynamic_figures`: ``tokens_per_block``
+        of a token-reducing ViT, ``mean_exit`` of an early-exit encoder, ``keep_ratio_*`` of
+        pruning layers), None where no module reports them.
     """
     out = dict(gflops=summary['flops']['full']['mean'] / 1e9,
                gflops_paper=summary['flops']['paper']['mean'] / 1e9)
@@ -129,10 +130,7 @@ def cost_figures(summary: dict, parts: Optional[Dict[str, str]] = None) -> dict:
         for suffix, mode in (('', 'full'), ('_paper', 'paper')):
             value = summary['by_part'][mode].get(part)
             out[f'{key}_gflops{suffix}'] = None if value is None else value / 1e9
-    dynamic = summary.get('dynamic', {}).values()
-    out['tokens_per_block'] = next(
-        (d['mean_tokens_per_block'] for d in dynamic if 'mean_tokens_per_block' in d), None)
-    out['mean_exit'] = next((d['mean_exit'] for d in dynamic if 'mean_exit' in d), None)
+    out.update(dynamic_figures(summary.get('dynamic', {})))
     return out
 
 

@@ -1,12 +1,14 @@
 """ALGM figures: baseline Segmenter vs ALGM side by side on real images, and GFLOPs against tau.
 
 Everything is measured in one process on the same images with the same weights (the ALGM
-model gets the baseline's weights: ALGM adds no parameters), using the cost tools of
-``mmeffseg.analysis`` (per-image FLOPs, 1 FLOP = 1 multiply-add; latency / throughput; the
-token reducers' own time). Images: the first N of each folder given to ``--images``, read
-through the baseline config's test pipeline (:func:`~mmeffseg.analysis.model_inputs.image_batches`:
-the ADE20K configs resize the short side to 512) and centre-cropped to ``--crop`` so that they
-can share a batch.
+model gets the baseline's weights: ALGM adds no parameters), side by side by
+:func:`mmeffseg.analysis.measure_side_by_side` (per-image FLOPs, 1 FLOP = 1 multiply-add;
+throughput, the models timed interleaved per batch size; the token reducers' own time); the tau
+curve counts copies of the ALGM model that differ only in the local tau
+(:func:`mmeffseg.analysis.model_variants`). Images: the first N of each folder given to
+``--images``, read through the baseline config's test pipeline
+(:func:`~mmeffseg.analysis.model_inputs.image_batches`: the ADE20K configs resize the short side
+to 512) and centre-cropped to ``--crop`` so that they can share a batch.
 
 Example (ViT-S, tau 0.88, CamVid val + coco128, plus the tau curve)::
 
@@ -23,8 +25,7 @@ from typing import Dict, List, Optional
 
 import torch
 
-from mmeffseg.analysis import (benchmark_models, cost_figures, image_batches,
-                               measure_model_cost, timing_figures)
+from mmeffseg.analysis import image_batches, measure_side_by_side, model_variants
 from mmeffseg.analysis.model_inputs import collect_images
 from mmeffseg.apis import build_model, load_config
 from mmeffseg.utils.output_files import prepare_output_dir, write_json, write_text_atomic
@@ -56,35 +57,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def make_batches(cfg, model, images: List[str], batch_size: int, crop: int) -> List[dict]:
-    """Preprocessed full batches of ``batch_size`` images (test pipeline, square crop)."""
-    batches = list(image_batches(cfg, model, images, batch_size, (crop, crop), drop_last=True))
-    if not batches:
-        raise ValueError(f'not enough images ({len(images)}) for batch size {batch_size}')
-    return batches
-
-
-def cost_of(model, batches: List[dict]) -> dict:
-    """Per-image GFLOPs (mean), of the backbone and the head, and tokens per block."""
-    return cost_figures(measure_model_cost(model, batches, list(PARTS.values())), PARTS)
-
-
-def interleaved_timing(models: Dict[str, torch.nn.Module], cfg, images: List[str], crop: int,
-                       batch_sizes, warmup, repeats) -> Dict[str, Dict[str, dict]]:
-    """Throughput of the models per batch size, timed interleaved on the same batches, with
-    the token reducers' own time as a share of the backbone's where a model has reducers."""
-    out: Dict[str, Dict[str, dict]] = {name: {} for name in models}
-    parts = [['backbone'] if getattr(m.backbone, 'reducers', None) else None
-             for m in models.values()]
-    for bs in batch_sizes:
-        batches = make_batches(cfg, next(iter(models.values())), images, bs, crop)
-        results = benchmark_models(list(models.values()), [batches] * len(models), warmup,
-                                   repeats, parts, progress=True)
-        for name, res in zip(models, results):
-            out[name][str(bs)] = timing_figures(res)
-    return out
-
-
 def stage_tokens(tokens: Optional[List[float]], reducers) -> Dict[str, float]:
     """Tokens (CLS included) after each reducer's block: '<name>@<layer>' -> mean count."""
     if not tokens:
@@ -92,14 +64,17 @@ def stage_tokens(tokens: Optional[List[float]], reducers) -> Dict[str, float]:
     return {f'{type(r).__name__}@{r.layer}': tokens[r.layer] for r in reducers}
 
 
+def set_local_tau(model, tau: float) -> None:
+    model.backbone.reducers[0].tau = float(tau)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     prepare_output_dir(args.out_dir)
-    images = []
-    for folder in args.images:
-        images += collect_images([folder], args.num_images)
+    images = [path for folder in args.images for path in collect_images([folder], args.num_images)]
     print(f'{len(images)} images, {args.crop}x{args.crop}, torch threads '
           f'{torch.get_num_threads()}', flush=True)
+    sizes = [] if args.no_timing else args.batch_sizes
     results = []
     for index, (base_cfg_path, algm_cfg_path) in enumerate(args.pair):
         torch.manual_seed(args.seed)
@@ -108,34 +83,32 @@ def main(argv=None) -> None:
         base = build_model(cfg, checkpoint)
         algm = build_model(algm_cfg_path)
         algm.load_state_dict(base.state_dict())  # same weights: ALGM adds no parameters
-        batches1 = make_batches(cfg, base, images, 1, args.crop)
-        row = dict(baseline=base_cfg_path, algm=algm_cfg_path, checkpoint=checkpoint,
-                   taus=[getattr(r, 'tau', None) for r in algm.backbone.reducers])
+        batches = {bs: list(image_batches(cfg, base, images, bs, (args.crop, args.crop),
+                                          drop_last=True)) for bs in {1, *sizes}}
         t0 = time.perf_counter()
-        for key, model in (('baseline', base), ('algm', algm)):
-            row[f'{key}_cost'] = cost_of(model, batches1)
-        if not args.no_timing:
-            timing = interleaved_timing(dict(baseline=base, algm=algm), cfg, images, args.crop,
-                                        args.batch_sizes, args.warmup, args.repeats)
-            row['baseline_timing'], row['algm_timing'] = timing['baseline'], timing['algm']
+        measured = measure_side_by_side(dict(baseline=base, algm=algm), batches[1],
+                                        {bs: batches[bs] for bs in sizes}, PARTS, ['backbone'],
+                                        args.warmup, args.repeats)
         print(f'{osp.basename(algm_cfg_path)} and its baseline measured in '
               f'{time.perf_counter() - t0:.0f} s', flush=True)
+        row = dict(baseline=base_cfg_path, algm=algm_cfg_path, checkpoint=checkpoint,
+                   taus=[getattr(r, 'tau', None) for r in algm.backbone.reducers])
+        for key in ('baseline', 'algm'):
+            row[f'{key}_cost'] = measured[key]['cost']
+            if sizes:
+                row[f'{key}_timing'] = measured[key]['timing']
         row['algm_stage_tokens'] = stage_tokens(row['algm_cost']['tokens_per_block'],
                                                 algm.backbone.reducers)
+        if args.taus and index == 0:
+            variants = model_variants(algm, {tau: lambda m, t=tau: set_local_tau(m, t)
+                                             for tau in args.taus})
+            curve = measure_side_by_side(variants, batches[1], parts=PARTS)
+            row['tau_curve'] = [dict(tau=tau, **curve[tau]['cost']) for tau in args.taus]
+            for point in row['tau_curve']:
+                print(f'  tau {point["tau"]:.3f}: backbone {point["backbone_gflops"]:.2f} '
+                      f'GFLOPs, tokens '
+                      f'{stage_tokens(point["tokens_per_block"], algm.backbone.reducers)}')
         results.append(row)
-        if args.taus and len(results) == 1:
-            curve = []
-            local = algm.backbone.reducers[0]
-            original = local.tau
-            for tau in args.taus:
-                local.tau = float(tau)
-                cost = cost_of(algm, batches1)
-                curve.append(dict(tau=tau, **cost))
-                print(f'  tau {tau:.3f}: backbone {cost["backbone_gflops"]:.2f} GFLOPs, '
-                      f'tokens {stage_tokens(cost["tokens_per_block"], algm.backbone.reducers)}',
-                      flush=True)
-            local.tau = original
-            row['tau_curve'] = curve
         del base, algm
 
     write_json(osp.join(args.out_dir, 'algm_figures.json'),

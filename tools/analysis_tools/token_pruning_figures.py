@@ -3,8 +3,11 @@
 1. Keep ratio per pruned layer on real images at the config's test scale: the deterministic
    decision (``p_keep > threshold``) and the Gumbel-sampled one (what training constrains).
 2. At a fixed size (default 1024x1024, real images resized and padded): per-image GFLOPs (1 FLOP
-   = 1 multiply-add) and CPU/GPU latency of the backbone and of the whole network, dense (every
-   selector forced to keep all tokens: the dense model with the same weights) against pruned.
+   = 1 multiply-add), the mean keep ratio per pruned layer, and CPU/GPU latency of the backbone
+   and of the whole network, dense (every selector forced to keep all tokens: the dense model
+   with the same weights) against pruned, measured side by side
+   (:func:`mmeffseg.analysis.measure_side_by_side`: the modes are copies sharing the weights,
+   timed interleaved, so that a drifting load on a shared CPU hits every mode alike).
 
 Example::
 
@@ -14,18 +17,16 @@ Example::
         --keep-images 128 --size 1024 --num-images 2 --out work_dirs/token_pruning_figures.json
 """
 import argparse
-import copy
 import json
 import os.path as osp
 import time
 from typing import Dict, List
 
-import numpy as np
 import torch
 from mmengine.config import DictAction
 
-from mmeffseg.analysis import (benchmark_model, benchmark_models, cost_figures, dataset_batches,
-                               measure_model_cost, resized_test_config, timing_figures)
+from mmeffseg.analysis import (backbone_dynamic_stats, dataset_batches, dynamic_figures,
+                               measure_side_by_side, model_variants, resized_test_config)
 from mmeffseg.apis import build_model, load_config
 from mmeffseg.models.token_reducers import TokenSelector, set_token_pruning, token_selectors
 from mmeffseg.utils.output_files import write_json
@@ -44,14 +45,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='real images (resized + padded to --size) for GFLOPs and latency')
     parser.add_argument('--decisions', nargs='+', default=['threshold'],
                         choices=['threshold', 'gumbel'],
-                        help='pruned decision modes to time against dense')
-    parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--interleave', type=int, default=0,
-                        help='rounds of alternating dense / pruned timing (0: off); use this '
-                        'on a shared CPU')
-    parser.add_argument('--skip-series', action='store_true',
-                        help='skip the per-mode FLOPs + benchmark series (only --interleave)')
+                        help='pruned decision modes to measure against dense')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed forwards per mode')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='timed rounds: every mode runs once a round (dense and pruned '
+                        'forwards alternate, so a drifting load hits all alike)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--out', default=None, help='JSON output file')
     return parser.parse_args(argv)
@@ -64,36 +62,6 @@ def selectors(model) -> List[TokenSelector]:
     return found
 
 
-def keep_ratios(model, batches: List[dict]) -> Dict[str, List[float]]:
-    """Mean keep ratio per pruned layer over the images (batch 1), per decision mode."""
-    out = {}
-    for mode in ('threshold', 'gumbel'):
-        set_token_pruning(model, keep_all=False, test_decision=mode)
-        torch.manual_seed(0)
-        per_image = []
-        for batch in batches:
-            with torch.no_grad():
-                model.extract_feat(batch['inputs'])
-            per_image.append([float(s.last_keep_ratio.mean()) for s in selectors(model)])
-        out[mode] = np.mean(np.array(per_image), axis=0).tolist()
-        out[mode + '_min'] = np.min(np.array(per_image), axis=0).tolist()
-        out[mode + '_max'] = np.max(np.array(per_image), axis=0).tolist()
-    set_token_pruning(model, test_decision='threshold')
-    return out
-
-
-def cost_and_latency(model, batches, warmup, repeats) -> dict:
-    """GFLOPs per image (whole, backbone), whole and backbone latency, tokens per block."""
-    cost = cost_figures(measure_model_cost(model, batches), dict(backbone='backbone'))
-    timing = timing_figures(benchmark_model(model, batches, warmup=warmup, repeats=repeats,
-                                            parts=['backbone']))
-    return dict(gflops=cost['gflops'], gflops_paper=cost['gflops_paper'],
-                backbone_gflops=cost['backbone_gflops'], latency_s=timing['latency_median'],
-                latency_iqr_s=timing['latency_iqr'], backbone_latency_s=timing['backbone_median'],
-                backbone_latency_iqr_s=timing['backbone_iqr'],
-                tokens_per_block=cost['tokens_per_block'])
-
-
 def set_mode(model, mode: str) -> None:
     if mode == 'dense':
         set_token_pruning(model, keep_all=True)
@@ -101,17 +69,29 @@ def set_mode(model, mode: str) -> None:
         set_token_pruning(model, keep_all=False, test_decision=mode)
 
 
-def interleaved_latency(model, batches, modes: List[str], rounds: int) -> Dict[str, dict]:
-    """Whole-network and backbone latency of each mode, timed interleaved
-    (:func:`~mmeffseg.analysis.benchmark_models`) on one copy of the model per mode."""
-    copies = []
-    for mode in modes:
-        copies.append(copy.deepcopy(model))
-        set_mode(copies[-1], mode)
-    results = benchmark_models(copies, [batches] * len(modes), 1, rounds,
-                               [['backbone']] * len(modes), progress=True)
-    return {m: dict(whole=r['latency'], backbone=r['parts']['backbone'])
-            for m, r in zip(modes, results)}
+def keep_ratios(model, batches: List[dict]) -> Dict[str, List[float]]:
+    """Keep ratio per pruned layer over the images (mean, min, max), per decision mode."""
+    out = {}
+    for mode in ('threshold', 'gumbel'):
+        set_mode(model, mode)
+        torch.manual_seed(0)
+        figures = dynamic_figures(backbone_dynamic_stats(model, batches))
+        for suffix, key in (('', 'keep_ratio_per_layer'), ('_min', 'keep_ratio_min_per_layer'),
+                            ('_max', 'keep_ratio_max_per_layer')):
+            out[mode + suffix] = figures[key]
+    set_mode(model, 'threshold')
+    return out
+
+
+def run_figures(measured: dict) -> dict:
+    """One mode's figures under the keys this tool has always written."""
+    cost, timing = measured['cost'], measured['timing']['1']
+    return dict(gflops=cost['gflops'], gflops_paper=cost['gflops_paper'],
+                backbone_gflops=cost['backbone_gflops'], latency_s=timing['latency_median'],
+                latency_iqr_s=timing['latency_iqr'], backbone_latency_s=timing['backbone_median'],
+                backbone_latency_iqr_s=timing['backbone_iqr'],
+                tokens_per_block=cost['tokens_per_block'],
+                keep_ratio_per_layer=cost['keep_ratio_per_layer'])
 
 
 @torch.no_grad()  # not torch.set_grad_enabled(False): a caller's (a test's) autograd stays on
@@ -140,34 +120,24 @@ def main(argv=None) -> None:
         sized = resized_test_config(cfg, fit=args.size)
         batches = list(dataset_batches(sized, model, args.num_images, 1))
         shape = list(batches[0]['inputs'].shape[-2:])
-        runs = {}
-        if args.interleave > 0:
-            inter = interleaved_latency(model, batches, ['dense'] + list(args.decisions),
-                                        args.interleave)
-            result['interleaved'] = dict(input_shape=shape, rounds=args.interleave, runs=inter)
-            for mode in args.decisions:
-                r, d = inter[mode], inter['dense']
-                print(f"{mode} vs dense (interleaved, median of {args.interleave}): backbone "
-                      f"{r['backbone']['median']:.2f} / {d['backbone']['median']:.2f} s = "
-                      f"{r['backbone']['median'] / d['backbone']['median']:.3f}; whole "
-                      f"{r['whole']['median']:.2f} / {d['whole']['median']:.2f} s = "
-                      f"{r['whole']['median'] / d['whole']['median']:.3f}")
-        # Each mode is one series (FLOPs, then benchmark_model); the CPU may be shared (noisy).
-        for mode in ([] if args.skip_series else ['dense'] + list(args.decisions)):
-            set_mode(model, mode)
-            torch.manual_seed(0)
-            runs[mode] = cost_and_latency(model, batches, args.warmup, args.repeats)
-            runs[mode]['keep_ratio_per_layer'] = [float(s.last_keep_ratio.mean()) for s in sels]
+        modes = ['dense'] + list(args.decisions)
+        variants = model_variants(model, {m: lambda v, m=m: set_mode(v, m) for m in modes})
+        measured = measure_side_by_side(variants, batches, {1: batches},
+                                        dict(backbone='backbone'), ['backbone'], args.warmup,
+                                        args.repeats)
+        runs = {mode: run_figures(measured[mode]) for mode in modes}
+        dense = runs['dense']
+        for mode in modes:
             print(f'[{mode}] {json.dumps(runs[mode])} ({time.time() - t0:.0f} s)')
-        dense = runs.get('dense')
-        for mode in (args.decisions if dense else []):
+        for mode in args.decisions:
             r = runs[mode]
             r['ratio_vs_dense'] = dict(
                 gflops=r['gflops'] / dense['gflops'],
                 backbone_gflops=r['backbone_gflops'] / dense['backbone_gflops'],
                 latency=r['latency_s'] / dense['latency_s'],
                 backbone_latency=r['backbone_latency_s'] / dense['backbone_latency_s'])
-            print(f"{mode} vs dense at {shape}: backbone GFLOPs {r['backbone_gflops']:.1f} / "
+            print(f"{mode} vs dense at {shape} (latency: interleaved, median of "
+                  f"{args.repeats}): backbone GFLOPs {r['backbone_gflops']:.1f} / "
                   f"{dense['backbone_gflops']:.1f} = {r['ratio_vs_dense']['backbone_gflops']:.3f}"
                   f"; whole GFLOPs {r['gflops']:.1f} / {dense['gflops']:.1f} = "
                   f"{r['ratio_vs_dense']['gflops']:.3f}; backbone latency "
@@ -176,7 +146,7 @@ def main(argv=None) -> None:
                   f"{r['latency_s']:.2f} / {dense['latency_s']:.2f} s = "
                   f"{r['ratio_vs_dense']['latency']:.3f}")
         result['cost'] = dict(input_shape=shape, num_images=len(batches), runs=runs,
-                              warmup=args.warmup, repeats=args.repeats)
+                              warmup=args.warmup, repeats=args.repeats, timing='interleaved')
     if args.out:
         write_json(args.out, result)
         print(f'wrote {osp.abspath(args.out)}')
