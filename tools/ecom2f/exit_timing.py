@@ -11,20 +11,17 @@ to the full encoder and the ideal ratio k / num_layers::
         configs/ecom2f/ecom2f-parent_r18-lite_1xb2-500i_coco128-panoptic.py \\
         --shape 512 512 --rounds 5 --repeats 3
 """
-import argparse
-
 import torch
 import torch.nn as nn
 
-from mmeffseg.analysis import add_input_args, add_model_args, input_batches, prepare, write_json
+from mmeffseg.analysis import cost_tool_parser, prepare_inputs, run_cli, write_json
 from mmeffseg.analysis.timing import CALL_BATCH, TimedCall, benchmark_models
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='an ECO-M2F config (model with an early-exit decoder)')
-    add_input_args(parser)
-    add_model_args(parser)
+    parser = cost_tool_parser(
+        __doc__, config_help='an ECO-M2F config (model with an early-exit decoder): a file, '
+        "a config name, or 'mmdet::...' / 'mmseg::...' / 'mmeffseg::...'")
     parser.add_argument('--exits', type=int, nargs='+',
                         help='exits to time (default: 1..num_layers)')
     parser.add_argument('--warmup', type=int, default=2, help='untimed runs per exit first')
@@ -58,9 +55,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.warmup < 0 or args.rounds < 1 or args.repeats < 1:
         raise ValueError('Need --warmup >= 0, --rounds >= 1 and --repeats >= 1.')
-    cfg, model = prepare(args.config, args, args.checkpoint)
-    batch = input_batches(cfg, model, args)[0]
-    encoder, kwargs = encoder_call(model, batch)
+    # The first batch of the inputs asked for (--shape, --num-images or --images).
+    _, model, batches, _ = prepare_inputs(args)
+    encoder, kwargs = encoder_call(model, batches[0])
     num_layers = len(encoder.layers)
     exits = args.exits or list(range(1, num_layers + 1))
     if num_layers not in exits:
@@ -96,4 +93,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'exit_timing.py')
