@@ -133,6 +133,7 @@ class Study:
         if recorded is None:
             reasons = [f'refers to @{ref}, which has no result now'
                        for ref in dict.fromkeys(_step_refs(step)) if results.get(ref) is None]
+            reasons = reasons or self._legacy_mismatches(step, result)
         else:
             reasons = describe_changes(recorded, current)
         reasons += [f'refers to @{ref}, which is stale' for ref in dict.fromkeys(_step_refs(step))
@@ -140,10 +141,35 @@ class Study:
         status = 'stale' if reasons else 'legacy' if recorded is None else 'current'
         return dict(status=status, reasons=reasons, fingerprint=current)
 
-    def check_inputs(self, log: Callable[[str], None] = print,
-                     adopt: bool = True) -> Dict[str, dict]:
-        """:meth:`judge` every step in order; log each stale step's reasons and, with ``adopt``,
-        record the current fingerprint into legacy results (one log line names them)."""
+    def _legacy_mismatches(self, step: dict, result: dict) -> List[str]:
+        """What a training result written before fingerprints says it was run with (config,
+        options with the seed, iterations) that the spec and config no longer give: such a
+        result is stale, not adopted. Other kinds record too little to compare."""
+        if step['kind'] != 'train':
+            return []
+        reasons = []
+        if result.get('config') != step['config']:
+            reasons.append(f"was trained with config {result.get('config')}, the spec now names "
+                           f"{step['config']}")
+        from .steps import train_options
+        options = json.loads(json.dumps(train_options(self, step), default=str))
+        ran = {k: v for k, v in (result.get('cfg_options') or {}).items() if k != 'load_from'}
+        if ran != options:
+            reasons.append(f'was trained with cfg_options {ran}, the spec now gives {options}')
+        cfg = read_config(step['config'] if osp.isabs(step['config'])
+                          else osp.join(self.repo_root, step['config']))
+        cfg.merge_from_dict(options)
+        max_iters = (cfg.get('train_cfg') or {}).get('max_iters')
+        if max_iters is not None and result.get('iters') != max_iters:
+            reasons.append(f"trained {result.get('iters')} iterations, its config now says "
+                           f'{max_iters}')
+        return reasons
+
+    def check_inputs(self, log: Callable[[str], None] = print) -> Dict[str, dict]:
+        """:meth:`judge` every step in order; log each stale step's reasons; record the current
+        fingerprint into legacy results ("adopt" them: one log line names them). Adopting only
+        adds to a finished step's result file (written atomically), so it is safe while an
+        older runner works on later steps of the same work root."""
         results: Dict[str, Optional[dict]] = {}
         states: Dict[str, dict] = {}
         adopted = []
@@ -154,13 +180,12 @@ class Study:
             if state['status'] == 'legacy':
                 results[name] = dict(results[name], fingerprint=state['fingerprint'])
                 adopted.append(name)
-                if adopt:
-                    write_json(osp.join(self.work_dir(name), RESULT_FILE), results[name])
+                write_json(osp.join(self.work_dir(name), RESULT_FILE), results[name])
             elif state['status'] == 'stale':
                 log(f"[{name}] stale: {'; '.join(state['reasons'])}")
         if adopted:
-            log(f"results without a fingerprint (written by an older runner) accepted as current"
-                f"{', fingerprint recorded' if adopt else ''}: {', '.join(adopted)}")
+            log('results without a fingerprint (written by an older runner) accepted as current, '
+                f"fingerprint recorded: {', '.join(adopted)}")
         return states
 
     def move_aside(self, name: str) -> str:

@@ -18,7 +18,8 @@ from mmeffseg.study import steps as steps_module
 # an environment variable.
 BASE = 'x = 1\n'
 MODEL = ("_base_ = ['./base.py', 'mmseg::_base_/default_runtime.py']\n"
-         "data_root = '{{$CAMVID_ROOT:data/camvid}}'\n")
+         "data_root = '{{$CAMVID_ROOT:data/camvid}}'\n"
+         "train_cfg = dict(max_iters=1)\n")
 STEPS = """[
     dict(name='base', kind='train', config=_model, seed=0, est_minutes=3),
     dict(name='ft', kind='train', config=_model, load_from='@base', seed=1,
@@ -52,8 +53,11 @@ def study(tmp_path, monkeypatch):
         checkpoint = osp.join(work_dir, 'iter_1.pth')
         with open(checkpoint, 'w') as f:
             f.write(f"{step['name']} run {len(ran)}")
+        load_from = study.resolve(step.get('load_from'))
+        # What the real training step records (a legacy result is compared with it).
+        options = dict(steps_module.train_options(study, step), load_from=load_from)
         return dict(config=step['config'], checkpoint=checkpoint, iters=1,
-                    load_from=study.resolve(step.get('load_from')), val_curve=[])
+                    load_from=load_from, cfg_options=options, val_curve=[])
 
     monkeypatch.setitem(steps_module.STEP_KINDS, 'train', fake_train)
     return dict(root=tmp_path, spec=str(spec), ran=ran, work=tmp_path / 'work')
@@ -179,13 +183,18 @@ def test_a_rerun_referenced_step_makes_its_dependants_stale(study):
     assert any('pics] stale (refers to @ft, which was rerun)' in line for line in lines)
 
 
-def test_legacy_results_are_adopted_then_changes_are_caught(study):
-    _run(study)
+def _strip_fingerprints(study) -> None:
+    """Make every result look written by the runner before fingerprints."""
     for name in ('base', 'ft', 'pics', 'other'):
         result = _result(study, name)
         del result['fingerprint']
         with open(study['work'] / name / 'result.json', 'w') as f:
             json.dump(result, f)
+
+
+def test_legacy_results_are_adopted_then_changes_are_caught(study):
+    _run(study)
+    _strip_fingerprints(study)
     lines = _run(study)
     assert study['ran'] == ['base', 'ft', 'other']
     legacy = [line for line in lines if 'without a fingerprint' in line]
@@ -195,6 +204,26 @@ def test_legacy_results_are_adopted_then_changes_are_caught(study):
     assert not any('without a fingerprint' in line for line in _run(study))
     _edit_spec(study, "cfg_options={'x': 2}", "cfg_options={'x': 3}")
     with pytest.raises(StaleStepsError, match=r'ft \(spec entry changed: cfg_options'):
+        _run(study)
+
+
+def test_a_legacy_training_that_disagrees_with_the_spec_is_stale_not_adopted(study):
+    """A legacy training result records its config, options and iterations: a spec or config
+    changed before the first run of this runner is caught from them."""
+    _run(study)
+    _strip_fingerprints(study)
+    _edit_spec(study, 'seed=3', 'seed=4')
+    with pytest.raises(StaleStepsError) as err:
+        _run(study)
+    assert ("other (was trained with cfg_options {'randomness.seed': 3}, the spec now gives "
+            "{'randomness.seed': 4})") in str(err.value)
+    # The others agree with the spec: adopted.
+    assert all('fingerprint' in _result(study, n) for n in ('base', 'ft', 'pics'))
+    assert 'fingerprint' not in _result(study, 'other')
+    _edit_spec(study, 'seed=4', 'seed=3')
+    (study['root'] / 'model.py').write_text(MODEL.replace('max_iters=1', 'max_iters=2'))
+    with pytest.raises(StaleStepsError, match=r'other \(trained 1 iterations, its config now '
+                       r'says 2\)'):
         _run(study)
 
 
