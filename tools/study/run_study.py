@@ -26,7 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-root', help="overrides the spec's work_root")
     parser.add_argument('--only', nargs='+', help='run only these steps')
     parser.add_argument('--summary-only', action='store_true',
-                        help='run no step; rewrite the summary from the finished steps')
+                        help='run no step; rewrite the summary from the finished steps '
+                        '(stale ones marked)')
     parser.add_argument('--rerun-stale', action='store_true',
                         help='rerun finished steps whose inputs changed (their work dirs are '
                         'moved aside to <step>.stale-<time>) and the steps depending on them')
