@@ -1,5 +1,5 @@
 """A resumable multi-step study (train, evaluate, measure) written as a config of steps."""
-from .study_runner import Study, fmt_seconds, run_study
+from .study_runner import StaleStepsError, Study, fmt_seconds, run_study
 from .steps import STEP_KINDS
 
-__all__ = ['Study', 'run_study', 'fmt_seconds', 'STEP_KINDS']
+__all__ = ['Study', 'StaleStepsError', 'run_study', 'fmt_seconds', 'STEP_KINDS']

@@ -126,13 +126,20 @@ def _train_watch(start: float):
     return watch
 
 
+def train_options(study, step: dict) -> dict:
+    """The ``--cfg-options`` a training step passes besides ``load_from``: its ``cfg_options``
+    ('@' references resolved) and its ``seed``."""
+    options = dict(study.resolve(step.get('cfg_options') or {}))
+    if 'seed' in step:
+        options['randomness.seed'] = step['seed']
+    return options
+
+
 def train_step(study, step: dict, work_dir: str, progress: Callable[[str], None]) -> dict:
     """Train ``step.config`` (optionally from ``load_from``) in ``work_dir``; resume if
     interrupted."""
     config = step['config']
-    options = dict(study.resolve(step.get('cfg_options') or {}))
-    if 'seed' in step:
-        options['randomness.seed'] = step['seed']
+    options = train_options(study, step)
     resume = _last_checkpoint(work_dir) is not None
     load_from = study.resolve(step.get('load_from'))
     if load_from and not resume:

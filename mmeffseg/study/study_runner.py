@@ -6,6 +6,11 @@ that kind. A step is *finished* when ``<work_root>/<name>/result.json`` exists: 
 An interrupted training step resumes from the last checkpoint in its work dir
 (``tools/train.py --resume``). Steps refer to earlier steps' checkpoints as ``'@step_name'``.
 
+A result records what its step was run with (:mod:`.fingerprint`). The runner alone decides
+whether a finished step is still current: one whose inputs changed since (or that refers to a
+step rerun since) is *stale*; :func:`run_study` refuses to run anything then, unless told to
+rerun stale steps, and the summary marks them.
+
 Every step runs its tools in a subprocess, so a crash or an interrupt never leaves the runner
 itself in an unknown state, and the subprocess' output goes to ``<work dir>/run.log``.
 """
@@ -19,6 +24,8 @@ from mmengine.config import Config
 
 from mmeffseg.apis import read_config
 from mmeffseg.utils.output_files import write_json
+from .fingerprint import (describe_changes, env_placeholders, make_fingerprint, new_run_id,
+                          run_id)
 
 RESULT_FILE = 'result.json'
 
@@ -47,6 +54,7 @@ class Study:
         self.work_root = osp.abspath(osp.expanduser(work_root or spec.get('work_root')))
         self.repo_root = osp.abspath(repo_root or osp.join(osp.dirname(__file__), '..', '..'))
         self.steps: List[dict] = [dict(s) for s in spec.get('steps', [])]
+        self._placeholders: Optional[List[Tuple[str, str]]] = None
         if not self.steps:
             raise ValueError(f'{spec_path}: the study lists no `steps`.')
         names = [s.get('name') for s in self.steps]
@@ -94,6 +102,103 @@ class Study:
         """The spec's estimate of a step in seconds (``est_minutes``; 0 when not given)."""
         return 60.0 * float(step.get('est_minutes', 0))
 
+    def fingerprint(self, step: dict, results: Dict[str, Optional[dict]],
+                    run: Optional[str] = None) -> dict:
+        """The step's fingerprint now (:mod:`.fingerprint`), with ``results`` of the steps it
+        refers to."""
+        if self._placeholders is None:
+            self._placeholders = env_placeholders(self.spec_path)
+        refs = {name: results.get(name) for name in dict.fromkeys(_step_refs(step))}
+        return make_fingerprint(step, self.repo_root, self._placeholders, refs, run)
+
+    def judge(self, step: dict, results: Dict[str, Optional[dict]],
+              states: Dict[str, dict]) -> dict:
+        """Whether a step's result still matches its inputs.
+
+        Returns ``dict(status, reasons, fingerprint)``; status is ``'pending'`` (no result),
+        ``'current'``, ``'legacy'`` (a result written before fingerprints: accepted, and
+        ``fingerprint`` is what adopting it records) or ``'stale'`` (``reasons`` says what
+        changed). A step referring to a stale step is stale as well.
+
+        Args:
+            step (dict): The step's spec entry.
+            results (dict): The results of the earlier steps (None: not finished).
+            states (dict): The earlier steps' states.
+        """
+        result = results.get(step['name'])
+        if result is None:
+            return dict(status='pending', reasons=[], fingerprint=None)
+        recorded = result.get('fingerprint')
+        current = self.fingerprint(step, results, run=run_id(result))
+        if recorded is None:
+            reasons = [f'refers to @{ref}, which has no result now'
+                       for ref in dict.fromkeys(_step_refs(step)) if results.get(ref) is None]
+            reasons = reasons or self._legacy_mismatches(step, result)
+        else:
+            reasons = describe_changes(recorded, current)
+        reasons += [f'refers to @{ref}, which is stale' for ref in dict.fromkeys(_step_refs(step))
+                    if states.get(ref, {}).get('status') == 'stale']
+        status = 'stale' if reasons else 'legacy' if recorded is None else 'current'
+        return dict(status=status, reasons=reasons, fingerprint=current)
+
+    def _legacy_mismatches(self, step: dict, result: dict) -> List[str]:
+        """What a training result written before fingerprints says it was run with (config,
+        options with the seed, iterations) that the spec and config no longer give: such a
+        result is stale, not adopted. Other kinds record too little to compare."""
+        if step['kind'] != 'train':
+            return []
+        reasons = []
+        if result.get('config') != step['config']:
+            reasons.append(f"was trained with config {result.get('config')}, the spec now names "
+                           f"{step['config']}")
+        from .steps import train_options
+        options = json.loads(json.dumps(train_options(self, step), default=str))
+        ran = {k: v for k, v in (result.get('cfg_options') or {}).items() if k != 'load_from'}
+        if ran != options:
+            reasons.append(f'was trained with cfg_options {ran}, the spec now gives {options}')
+        cfg = read_config(step['config'] if osp.isabs(step['config'])
+                          else osp.join(self.repo_root, step['config']))
+        cfg.merge_from_dict(options)
+        max_iters = (cfg.get('train_cfg') or {}).get('max_iters')
+        if max_iters is not None and result.get('iters') != max_iters:
+            reasons.append(f"trained {result.get('iters')} iterations, its config now says "
+                           f'{max_iters}')
+        return reasons
+
+    def check_inputs(self, log: Callable[[str], None] = print) -> Dict[str, dict]:
+        """:meth:`judge` every step in order; log each stale step's reasons; record the current
+        fingerprint into legacy results ("adopt" them: one log line names them). Adopting only
+        adds to a finished step's result file (written atomically), so it is safe while an
+        older runner works on later steps of the same work root."""
+        results: Dict[str, Optional[dict]] = {}
+        states: Dict[str, dict] = {}
+        adopted = []
+        for step in self.steps:
+            name = step['name']
+            results[name] = self.result(name)
+            states[name] = state = self.judge(step, results, states)
+            if state['status'] == 'legacy':
+                results[name] = dict(results[name], fingerprint=state['fingerprint'])
+                adopted.append(name)
+                write_json(osp.join(self.work_dir(name), RESULT_FILE), results[name])
+            elif state['status'] == 'stale':
+                log(f"[{name}] stale: {'; '.join(state['reasons'])}")
+        if adopted:
+            log('results without a fingerprint (written by an older runner) accepted as current, '
+                f"fingerprint recorded: {', '.join(adopted)}")
+        return states
+
+    def move_aside(self, name: str) -> str:
+        """Rename a step's work dir to ``<name>.stale-<YYYYmmdd-HHMMSS>`` (nothing deleted)."""
+        stamp = time.strftime('%Y%m%d-%H%M%S')
+        target = osp.join(self.work_root, f'{name}.stale-{stamp}')
+        count = 1
+        while osp.exists(target):
+            count += 1
+            target = osp.join(self.work_root, f'{name}.stale-{stamp}-{count}')
+        os.rename(self.work_dir(name), target)
+        return target
+
 
 def step_references(step: dict) -> List[Tuple[str, str]]:
     """The ``(step, key)`` pairs a step refers to, in order: ``'@name'`` -> ``(name, '')``,
@@ -121,13 +226,24 @@ def _step_refs(step: dict) -> List[str]:
     return [name for name, _ in step_references(step)]
 
 
+class StaleStepsError(RuntimeError):
+    """Finished steps whose inputs changed after they ran, and no ``rerun_stale``."""
+
+
 def run_study(spec_path: str,
               work_root: Optional[str] = None,
               only: Optional[Sequence[str]] = None,
               log: Callable[[str], None] = print,
               cfg_options: Optional[dict] = None,
-              summary_only: bool = False) -> Dict[str, dict]:
+              summary_only: bool = False,
+              rerun_stale: bool = False) -> Dict[str, dict]:
     """Run every unfinished step of a study in order; return all finished steps' results.
+
+    A finished step whose inputs changed after it ran (its fingerprint, :mod:`.fingerprint`) is
+    *stale*: by default nothing runs (:class:`StaleStepsError` names the steps and what changed);
+    with ``rerun_stale`` its work dir is moved aside and it runs anew, then every step referring
+    to it in turn. Results written before fingerprints are accepted and their fingerprint
+    recorded.
 
     Args:
         spec_path (str): The study spec.
@@ -135,7 +251,9 @@ def run_study(spec_path: str,
         only (Sequence[str], optional): Run only these steps (earlier ones must be finished).
         log (callable): Progress printer.
         cfg_options (dict, optional): Overrides of the spec itself (e.g. ``threads=1``).
-        summary_only (bool): Run no step; only rewrite the summary from the finished ones.
+        summary_only (bool): Run no step; only rewrite the summary from the finished ones
+            (stale steps marked as such).
+        rerun_stale (bool): Rerun stale steps (of ``only``, when given) instead of refusing.
     """
     from .steps import STEP_KINDS
     from .summary import write_summary
@@ -148,41 +266,73 @@ def run_study(spec_path: str,
         if unknown:
             raise ValueError(f'--only {unknown}: no such step in {spec_path}.')
     os.makedirs(study.work_root, exist_ok=True)
+    states = study.check_inputs(log)
+    stale = [name for name, state in states.items() if state['status'] == 'stale']
+    if stale and not summary_only and not rerun_stale:
+        raise StaleStepsError(
+            f'{len(stale)} finished step(s) are stale (their inputs changed after they ran): '
+            + '; '.join(f"{n} ({', '.join(states[n]['reasons'])})" for n in stale)
+            + '. Nothing was run. Rerun them with --rerun-stale (their work dirs are moved '
+            'aside to <name>.stale-<time>, nothing is deleted), or restore the inputs they '
+            'were run with.')
     start = time.time()
-    todo = [s for s in study.steps if study.result(s['name']) is None
-            and (not only or s['name'] in only) and not summary_only]
-    finished = sum(study.result(s['name']) is not None for s in study.steps)
+    selected = [s for s in study.steps if not only or s['name'] in only]
+    todo = [] if summary_only else [
+        s for s in selected if states[s['name']]['status'] == 'pending'
+        or (rerun_stale and states[s['name']]['status'] == 'stale')]
+    todo_names = {s['name'] for s in todo}
+    finished = sum(state['status'] != 'pending' for state in states.values())
     total_est = sum(study.estimate(s) for s in todo)
     done_est = 0.0
-    log(f'study {spec_path}: {len(study.steps)} steps, {finished} finished, {len(todo)} to run '
-        f'now (estimate {fmt_seconds(total_est)}); work root {study.work_root}')
+    log(f'study {spec_path}: {len(study.steps)} steps, {finished} finished ({len(stale)} '
+        f'stale), {len(todo)} to run now (estimate {fmt_seconds(total_est)}); work root '
+        f'{study.work_root}')
+    results: Dict[str, Optional[dict]] = {}
     for index, step in enumerate(study.steps):
         name = step['name']
-        if study.result(name) is not None:
-            log(f"[{index + 1}/{len(study.steps)} {name}] finished earlier: skipped")
+        results[name] = study.result(name)
+        # Judged again here: a step referring to one rerun above is stale now.
+        states[name] = state = study.judge(step, results, states)
+        tag = f'[{index + 1}/{len(study.steps)} {name}]'
+        if state['status'] == 'stale' and name in todo_names:
+            log(f"{tag} stale ({'; '.join(state['reasons'])}): moved aside to "
+                f'{study.move_aside(name)}')
+            results[name] = None
+        elif state['status'] == 'stale':
+            log(f'{tag} finished earlier but stale: kept, not rerun')
             continue
-        if step not in todo:
+        elif state['status'] != 'pending':
+            log(f'{tag} finished earlier: skipped')
             continue
+        if name not in todo_names:
+            continue
+        fingerprint = study.fingerprint(step, results, run=new_run_id())
         step_start = time.time()
         remaining = total_est - done_est
-        log(f"[{index + 1}/{len(study.steps)} {name}] {step['kind']} starts (elapsed "
+        log(f"{tag} {step['kind']} starts (elapsed "
             f'{fmt_seconds(step_start - start)}, estimate left {fmt_seconds(remaining)})')
         work_dir = study.work_dir(name)
         os.makedirs(work_dir, exist_ok=True)
 
-        def progress(msg, _name=name, _i=index, _t0=step_start):
-            log(f'[{_i + 1}/{len(study.steps)} {_name}] {msg} (step '
-                f'{fmt_seconds(time.time() - _t0)}, study {fmt_seconds(time.time() - start)})')
+        def progress(msg, _tag=tag, _t0=step_start):
+            log(f'{_tag} {msg} (step {fmt_seconds(time.time() - _t0)}, study '
+                f'{fmt_seconds(time.time() - start)})')
 
         result = STEP_KINDS[step['kind']](study, step, work_dir, progress)
         result.update(name=name, kind=step['kind'], seconds=time.time() - step_start,
-                      finished=time.strftime('%Y-%m-%d %H:%M:%S'))
+                      finished=time.strftime('%Y-%m-%d %H:%M:%S'), fingerprint=fingerprint)
         write_json(osp.join(work_dir, RESULT_FILE), result)
+        results[name] = study.result(name)
+        states[name] = dict(status='current', reasons=[], fingerprint=fingerprint)
         done_est += study.estimate(step)
-        log(f"[{index + 1}/{len(study.steps)} {name}] finished in "
-            f'{fmt_seconds(result["seconds"])} (study elapsed {fmt_seconds(time.time() - start)})')
-    paths = write_summary(study, f'python tools/study/run_study.py {spec_path}')
+        log(f"{tag} finished in {fmt_seconds(result['seconds'])} (study elapsed "
+            f'{fmt_seconds(time.time() - start)})')
+    # Judged again: a step rerun above while a step it refers to stayed stale (--only) is
+    # still stale.
+    states = study.check_inputs(log=lambda msg: None)
+    stale_now = {n: s['reasons'] for n, s in states.items() if s['status'] == 'stale'}
+    paths = write_summary(study, f'python tools/study/run_study.py {spec_path}', stale=stale_now)
     if paths:
-        log(f"summary: {paths['markdown']}, {paths['json']}, figures in {paths['figures']}")
-    return {s['name']: study.result(s['name']) for s in study.steps
-            if study.result(s['name']) is not None}
+        log(f"summary: {paths['markdown']}, {paths['json']}, figures in {paths['figures']}"
+            + (f" (stale steps marked: {', '.join(stale_now)})" if stale_now else ''))
+    return {name: result for name, result in results.items() if result is not None}

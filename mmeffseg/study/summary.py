@@ -257,15 +257,35 @@ def plot_report(summary: dict, path: str) -> None:
     ax.set_xlabel(f"{summary['part'] or 'whole model'} GFLOPs per image (mean over "
                   f"{summary['inputs']}; 1 FLOP = 1 multiply-add)")
     ax.set_ylabel(summary['metric'] or 'quality')
-    ax.set_title(summary['title'], fontsize=10)
+    stale = 'STALE (inputs changed since it ran): ' if summary.get('stale') else ''
+    ax.set_title(stale + summary['title'], fontsize=10, color='red' if stale else 'black')
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc='lower right')
     fig.savefig(path, dpi=110, bbox_inches='tight')
     plt.close(fig)
 
 
-def write_summary(study: Study, command: str) -> Dict[str, str]:
-    """Write the spec's ``summary`` outputs (JSON, markdown, figures) from the finished steps."""
+def _current_labels(step: dict, result: dict) -> dict:
+    """The report's result with the spec's current model labels (a label is cosmetic: editing
+    it does not make the step stale, so the summary shows the spec's)."""
+    labels = {m['name']: m['label'] for m in step.get('models', [])
+              if isinstance(m, dict) and 'label' in m}
+    rows = [dict(r, label=labels.get(r['study_name'], r.get('label')))
+            for r in result['report']['rows']]
+    return dict(result, report=dict(result['report'], rows=rows))
+
+
+def write_summary(study: Study, command: str,
+                  stale: Optional[Dict[str, List[str]]] = None) -> Dict[str, str]:
+    """Write the spec's ``summary`` outputs (JSON, markdown, figures) from the finished steps.
+
+    Args:
+        study (Study): The study.
+        command (str): The command the page names.
+        stale (dict, optional): ``{step: reasons}`` of finished steps whose inputs changed
+            since they ran (the runner's judgement): their rows, tables and figures are marked.
+    """
+    stale = stale or {}
     spec = study.spec.get('summary')
     if not spec:
         return {}
@@ -275,9 +295,13 @@ def write_summary(study: Study, command: str) -> Dict[str, str]:
     os.makedirs(osp.dirname(out_json), exist_ok=True)
     os.makedirs(fig_dir, exist_ok=True)
     data = dict(spec=study.spec_path, command=command, machine=spec.get('machine'),
-                steps={}, reports={}, pending=[])
+                steps={}, reports={}, pending=[], stale=dict(stale))
     md = [f"# {spec.get('title', 'Study')}", '', spec.get('intro', '').strip(), '',
           f'Command: `{command}` (machine: {spec.get("machine", "not recorded")}).', '']
+    if stale:
+        md += ['**Stale steps**: their inputs changed after they ran, so their figures below '
+               'come from the old inputs (marked STALE). Rerun them with `--rerun-stale`.', '']
+        md += [f"* `{name}`: {'; '.join(reasons)}" for name, reasons in stale.items()] + ['']
     total = 0.0
     for step in study.steps:
         result = study.result(step['name'])
@@ -291,10 +315,15 @@ def write_summary(study: Study, command: str) -> Dict[str, str]:
             data['steps'][step['name']] = dict(
                 kind='train', config=result['config'], iters=result['iters'],
                 load_from=result.get('load_from'), seconds=result['seconds'], val_curve=curve)
+            if step['name'] in stale:
+                data['steps'][step['name']]['stale'] = stale[step['name']]
         elif step['kind'] == 'report':
             data['steps'][step['name']] = dict(kind='report', seconds=result['seconds'])
+            result = _current_labels(step, result)
             for view in [step] + list(step.get('views', [])):
                 summary = summarize_report(view, result)
+                if step['name'] in stale:
+                    summary['stale'] = data['steps'][step['name']]['stale'] = stale[step['name']]
                 source = data['reports'].get(view.get('noise_from'))
                 if source is not None and summary['noise']['spread'] is None:
                     summary['noise'] = dict(source['noise'], source=view['noise_from'])
@@ -306,9 +335,12 @@ def write_summary(study: Study, command: str) -> Dict[str, str]:
                 plot_report(summary, fig)
                 summary['figure'] = osp.relpath(fig, repo)
         else:
-            data['steps'][step['name']] = dict(kind=step['kind'], seconds=result['seconds'],
-                                               **{k: v for k, v in result.items()
-                                                  if isinstance(v, str)})
+            # A command step's outputs (paths); its result's own `kind` and `name` are strings
+            # as well, hence the update rather than keyword arguments.
+            data['steps'][step['name']] = {k: v for k, v in result.items() if isinstance(v, str)}
+            data['steps'][step['name']].update(kind=step['kind'], seconds=result['seconds'])
+            if step['name'] in stale:
+                data['steps'][step['name']]['stale'] = stale[step['name']]
     data['seconds'] = total
     md += ['## Training runs', '', '| step | config | iterations | from | wall time | val curve |',
            '|---|---|---|---|---|---|']
@@ -318,11 +350,15 @@ def write_summary(study: Study, command: str) -> Dict[str, str]:
         curve = ', '.join(f"{p['iter']}: {_fmt(p['mIoU'] if p['mIoU'] is not None else p['PQ'])}"
                           for p in s['val_curve']) or '-'
         start = f"`{osp.basename(osp.dirname(s['load_from']))}`" if s['load_from'] else 'scratch'
-        md.append(f"| {name} | `{osp.basename(s['config'])}` | {s['iters']} | {start} | "
+        mark = ' **(STALE)**' if s.get('stale') else ''
+        md.append(f"| {name}{mark} | `{osp.basename(s['config'])}` | {s['iters']} | {start} | "
                   f"{fmt_seconds(s['seconds'])} | {curve} |")
     for name, summary in data['reports'].items():
-        md += ['', f"## {summary['title']}", '',
-               f"Reference: `{summary['reference']}`. FLOPs: mean per image over "
+        md += ['', f"## {summary['title']}" + (' (STALE)' if summary.get('stale') else ''), '']
+        if summary.get('stale'):
+            md += [f"**STALE**: measured before its inputs changed ({'; '.join(summary['stale'])})"
+                   '; these figures are not current.', '']
+        md += [f"Reference: `{summary['reference']}`. FLOPs: mean per image over "
                f"{summary['inputs']}; latency: batch 1, {summary['timing']['device']}, "
                f"{summary['threads']} thread(s), median of {summary['timing']['repeats']} timed "
                f"forwards, all models interleaved in one process.", '',

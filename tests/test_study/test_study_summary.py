@@ -106,6 +106,16 @@ def test_summary_writes_the_view_the_verdict_and_the_borrowed_noise(tmp_path):
     assert 'Noise band (control_s0, control_s1) (from `host`)' in md
     assert (tmp_path / 'fig' / 'gate_vs_exits.png').is_file()
     assert (tmp_path / 'fig' / 'host.png').is_file()
+    assert 'STALE' not in md and data['stale'] == {}
+
+    # The runner judged the report stale: its tables say so, its view's as well.
+    write_summary(study, 'cmd', stale={'host': ['config x.py changed']})
+    data = json.loads((tmp_path / 's.json').read_text())
+    assert data['stale'] == {'host': ['config x.py changed']}
+    assert data['reports']['gate_vs_exits']['stale'] == ['config x.py changed']
+    md = (tmp_path / 's.md').read_text()
+    assert '## Gate vs exits (STALE)' in md and '* `host`: config x.py changed' in md
+    assert '**STALE**: measured before its inputs changed (config x.py changed)' in md
 
 
 def test_a_view_naming_a_model_the_report_did_not_measure_is_refused(tmp_path):
