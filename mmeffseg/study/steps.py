@@ -101,6 +101,27 @@ def _val_curve(work_dir: str) -> List[dict]:
     return [curve[k] for k in sorted(curve, key=lambda s: s or 0)]
 
 
+_LOG_TIME_RE = re.compile(r'^(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) - mmengine', re.M)
+
+
+def training_wall_seconds(work_dir: str) -> Optional[float]:
+    """Wall time of every training run in ``work_dir``, resumed runs included: per run dir
+    (``<YYYYmmdd_HHMMSS>/<YYYYmmdd_HHMMSS>.log``), the last logged time minus the first.
+    None where no run log has two timestamps."""
+    total, found = 0.0, False
+    for path in sorted(glob.glob(osp.join(work_dir, '*', '*.log'))):
+        if osp.splitext(osp.basename(path))[0] != osp.basename(osp.dirname(path)):
+            continue
+        with open(path, errors='replace') as f:
+            stamps = _LOG_TIME_RE.findall(f.read())
+        if len(stamps) >= 2:
+            first, last = (time.mktime(time.strptime(t, '%Y/%m/%d %H:%M:%S'))
+                           for t in (stamps[0], stamps[-1]))
+            total += last - first
+            found = True
+    return total if found else None
+
+
 def _train_watch(start: float):
     state = dict(first=None)
 
@@ -161,7 +182,8 @@ def train_step(study, step: dict, work_dir: str, progress: Callable[[str], None]
     iters = int(re.findall(r'iter_(\d+)', osp.basename(checkpoint))[-1])
     return dict(config=config, checkpoint=checkpoint, iters=iters, load_from=load_from,
                 cfg_options=options, val_curve=_val_curve(work_dir),
-                train_seconds_this_run=time.time() - t0)
+                train_seconds_this_run=time.time() - t0,
+                train_seconds=training_wall_seconds(work_dir))
 
 
 def _derived_config(study, model: dict, work_dir: str) -> str:

@@ -21,6 +21,7 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 from mmeffseg.utils.output_files import write_json, write_text_atomic
+from .steps import training_wall_seconds
 from .study_runner import Study, fmt_seconds
 
 
@@ -308,13 +309,18 @@ def write_summary(study: Study, command: str,
         if result is None:
             data['pending'].append(step['name'])
             continue
-        total += result.get('seconds', 0.0)
+        if step['kind'] != 'train':
+            total += result.get('seconds', 0.0)
         if step['kind'] == 'train':
             curve = [dict(iter=p.get('step'), mIoU=p.get('mIoU'),
                           PQ=p.get('coco_panoptic/PQ')) for p in result.get('val_curve', [])]
             data['steps'][step['name']] = dict(
                 kind='train', config=result['config'], iters=result['iters'],
-                load_from=result.get('load_from'), seconds=result['seconds'], val_curve=curve)
+                load_from=result.get('load_from'), seconds=result['seconds'], val_curve=curve,
+                # every run of a resumed training (a result's `seconds` is its last run's)
+                train_seconds=result.get('train_seconds') or training_wall_seconds(
+                    study.work_dir(step['name'])) or result['seconds'])
+            total += data['steps'][step['name']]['train_seconds']
             if step['name'] in stale:
                 data['steps'][step['name']]['stale'] = stale[step['name']]
         elif step['kind'] == 'report':
@@ -342,7 +348,8 @@ def write_summary(study: Study, command: str,
             if step['name'] in stale:
                 data['steps'][step['name']]['stale'] = stale[step['name']]
     data['seconds'] = total
-    md += ['## Training runs', '', '| step | config | iterations | from | wall time | val curve |',
+    md += ['## Training runs', '', '| step | config | iterations | from | '
+           'wall time (all runs) | val curve |',
            '|---|---|---|---|---|---|']
     for name, s in data['steps'].items():
         if s['kind'] != 'train':
@@ -352,7 +359,7 @@ def write_summary(study: Study, command: str,
         start = f"`{osp.basename(osp.dirname(s['load_from']))}`" if s['load_from'] else 'scratch'
         mark = ' **(STALE)**' if s.get('stale') else ''
         md.append(f"| {name}{mark} | `{osp.basename(s['config'])}` | {s['iters']} | {start} | "
-                  f"{fmt_seconds(s['seconds'])} | {curve} |")
+                  f"{fmt_seconds(s['train_seconds'])} | {curve} |")
     for name, summary in data['reports'].items():
         md += ['', f"## {summary['title']}" + (' (STALE)' if summary.get('stale') else ''), '']
         if summary.get('stale'):
