@@ -74,6 +74,9 @@ def summarize_report(step: dict, result: dict) -> dict:
     part = step.get('part')
     names = [r['study_name'] for r in rows]
     ref_name = step.get('reference', names[0])
+    if ref_name not in names:
+        # A stale report measured an earlier spec's models: its first model was its reference.
+        ref_name = names[0]
     ref = rows[names.index(ref_name)]
     ref_q, ref_f = _metric(ref), _part_flops(ref, part)
     ref_lat, ref_whole = _part_latency(ref, part), ref['timing']['latency']['median']
