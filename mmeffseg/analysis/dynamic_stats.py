@@ -7,7 +7,7 @@ Dynamic mmeffseg modules leave a trace of their last forward on themselves:
 * token-reducing ViTs (ALGM merging, token pruning): ``last_book``, whose ``block_counts`` is a
   list (one per block) of (B,) tensors, the tokens each image ran through that block;
 * token-pruning selectors: ``last_keep_ratio``, a (B,) tensor, the share of its patch tokens
-  each image kept in the selector's block.
+  each image kept in the selector's block, and ``keep_target``, the share it was trained to keep.
 
 These are found by attribute name (duck typing), so any module following the same convention is
 reported as well.
@@ -24,7 +24,8 @@ def collect_dynamic_stats(model: nn.Module) -> Dict[str, Dict[str, list]]:
     Returns:
         dict: ``{module name: {'exits': [e_img0, ...]}}`` and/or
         ``{module name: {'tokens_per_block': [[n_block0, n_block1, ...] per image]}}`` and/or
-        ``{module name: {'keep_ratio': [r_img0, ...]}}``.
+        ``{module name: {'keep_ratio': [r_img0, ...], 'keep_target': [t, ...]}}`` (the
+        target repeated per image, so traces of many forwards concatenate like the rest).
     """
     stats: Dict[str, Dict[str, list]] = {}
     for name, module in model.named_modules():
@@ -40,6 +41,9 @@ def collect_dynamic_stats(model: nn.Module) -> Dict[str, Dict[str, list]]:
         keep = getattr(module, 'last_keep_ratio', None)
         if keep is not None and hasattr(keep, 'tolist'):
             entry['keep_ratio'] = [float(r) for r in keep.reshape(-1).tolist()]
+            target = getattr(module, 'keep_target', None)
+            if target is not None:
+                entry['keep_target'] = [float(target)] * len(entry['keep_ratio'])
         if entry:
             stats[name or '(model)'] = entry
     return stats
@@ -50,14 +54,14 @@ def summarize_dynamic_stats(per_image: List[Dict[str, Dict[str, list]]]) -> Dict
 
     Returns:
         dict: per module, ``mean_exit`` / ``exit_histogram`` and/or ``mean_tokens_per_block``
-        and/or ``mean_keep_ratio`` / ``min_keep_ratio`` / ``max_keep_ratio`` (over images),
-        ``num_images``.
+        and/or ``mean_keep_ratio`` / ``min_keep_ratio`` / ``max_keep_ratio`` (over images)
+        with the selector's ``keep_target`` where it has one, ``num_images``.
     """
     merged: Dict[str, Dict[str, list]] = {}
     for stats in per_image:
         for name, entry in stats.items():
             slot = merged.setdefault(name, {'exits': [], 'tokens_per_block': [],
-                                            'keep_ratio': []})
+                                            'keep_ratio': [], 'keep_target': []})
             for key, values in slot.items():
                 values.extend(entry.get(key, []))
     out: Dict[str, dict] = {}
@@ -84,6 +88,8 @@ def summarize_dynamic_stats(per_image: List[Dict[str, Dict[str, list]]]) -> Dict
         if ratios:
             summary.update(mean_keep_ratio=sum(ratios) / len(ratios), min_keep_ratio=min(ratios),
                            max_keep_ratio=max(ratios), num_images=len(ratios))
+        if slot['keep_target']:
+            summary['keep_target'] = slot['keep_target'][0]
         out[name] = summary
     return out
 
@@ -94,8 +100,9 @@ def dynamic_figures(summary: Dict[str, dict]) -> Dict[str, Optional[list]]:
     Returns:
         dict: ``tokens_per_block`` (the first token-reducing ViT's), ``mean_exit`` (the first
         early-exit encoder's), and per pruning layer, in module order, ``keep_ratio_per_layer``
-        (mean over images), ``keep_ratio_min_per_layer`` and ``keep_ratio_max_per_layer``;
-        None where no module reports them.
+        (mean over images), ``keep_ratio_min_per_layer``, ``keep_ratio_max_per_layer`` and
+        ``keep_target_per_layer`` (the selectors' targets; None unless every pruning layer has
+        one); None where no module reports them.
     """
     found = list(summary.values())
     out = dict(
@@ -105,6 +112,10 @@ def dynamic_figures(summary: Dict[str, dict]) -> Dict[str, Optional[list]]:
     for key, stat in (('keep_ratio_per_layer', 'mean'), ('keep_ratio_min_per_layer', 'min'),
                       ('keep_ratio_max_per_layer', 'max')):
         out[key] = [d[f'{stat}_keep_ratio'] for d in found if f'{stat}_keep_ratio' in d] or None
+    pruning = [d for d in found if 'mean_keep_ratio' in d]
+    out['keep_target_per_layer'] = ([d['keep_target'] for d in pruning]
+                                    if pruning and all('keep_target' in d for d in pruning)
+                                    else None)
     return out
 
 

@@ -131,8 +131,15 @@ class Study:
         recorded = result.get('fingerprint')
         current = self.fingerprint(step, results, run=run_id(result))
         if recorded is None:
+            refs = list(dict.fromkeys(_step_refs(step)))
             reasons = [f'refers to @{ref}, which has no result now'
-                       for ref in dict.fromkeys(_step_refs(step)) if results.get(ref) is None]
+                       for ref in refs if results.get(ref) is None]
+            # A result without a fingerprint does not say which run of a step it was made
+            # from; made before that step's present result finished, it was made from another.
+            reasons += [f"refers to @{ref}, which finished at {results[ref]['finished']}, "
+                        f"after it ({result['finished']})" for ref in refs
+                        if results.get(ref) and result.get('finished')
+                        and results[ref].get('finished', '') > result['finished']]
             reasons = reasons or self._legacy_mismatches(step, result)
         else:
             reasons = describe_changes(recorded, current)
@@ -148,6 +155,13 @@ class Study:
         if step['kind'] != 'train':
             return []
         reasons = []
+        ref = step.get('load_from')
+        if isinstance(ref, str) and ref.startswith('@') and result.get('load_from'):
+            # Work dirs are named after their steps (the work root may have moved since).
+            made_by = osp.basename(osp.dirname(result['load_from']))
+            if made_by != ref[1:].partition(':')[0]:
+                reasons.append(f"started from {result['load_from']} (step {made_by}), the spec "
+                               f'now starts it from {ref}')
         if result.get('config') != step['config']:
             reasons.append(f"was trained with config {result.get('config')}, the spec now names "
                            f"{step['config']}")
@@ -281,6 +295,7 @@ def run_study(spec_path: str,
         s for s in selected if states[s['name']]['status'] == 'pending'
         or (rerun_stale and states[s['name']]['status'] == 'stale')]
     todo_names = {s['name'] for s in todo}
+    start_reasons = {name: state['reasons'] for name, state in states.items()}
     finished = sum(state['status'] != 'pending' for state in states.values())
     total_est = sum(study.estimate(s) for s in todo)
     done_est = 0.0
@@ -294,9 +309,11 @@ def run_study(spec_path: str,
         # Judged again here: a step referring to one rerun above is stale now.
         states[name] = state = study.judge(step, results, states)
         tag = f'[{index + 1}/{len(study.steps)} {name}]'
-        if state['status'] == 'stale' and name in todo_names:
-            log(f"{tag} stale ({'; '.join(state['reasons'])}): moved aside to "
-                f'{study.move_aside(name)}')
+        if name in todo_names and results[name] is not None:
+            # Stale when the run started: a result without a fingerprint may look current
+            # again once the step it refers to has been rerun, but it is not.
+            reasons = state['reasons'] or start_reasons[name]
+            log(f"{tag} stale ({'; '.join(reasons)}): moved aside to {study.move_aside(name)}")
             results[name] = None
         elif state['status'] == 'stale':
             log(f'{tag} finished earlier but stale: kept, not rerun')

@@ -20,6 +20,7 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional
 
+from mmeffseg.analysis import cost_figures, timing_figures
 from mmeffseg.utils.output_files import write_json, write_text_atomic
 from .steps import training_wall_seconds
 from .study_runner import Study, fmt_seconds
@@ -33,35 +34,27 @@ def _metric(row: dict) -> Optional[float]:
     return row.get('quality')
 
 
-def _part_flops(row: dict, part: Optional[str]) -> Optional[float]:
-    if part is None:
-        return row['cost']['flops']['full']['mean']
-    return row['cost']['by_part']['full'].get(part)
+def _row_figures(row: dict, part: Optional[str]) -> dict:
+    """A measured row's headline figures, read by the analysis tools' own functions
+    (:func:`cost_figures`, :func:`timing_figures`): GFLOPs and latency (seconds) of the whole
+    model and of ``part`` (the whole model when None), and what its dynamic modules did."""
+    cost = cost_figures(row['cost'], {'part': part} if part else None)
+    timing = timing_figures(row['timing'])
+    return dict(cost, latency=timing['latency_median'],
+                part_gflops=cost['part_gflops'] if part else cost['gflops'],
+                part_latency=timing.get(f'{part}_median') if part else timing['latency_median'])
 
 
-def _part_latency(row: dict, part: Optional[str]) -> Optional[float]:
-    if part is None:
-        return row['timing']['latency']['median']
-    part_timing = row['timing'].get('parts', {}).get(part)
-    return part_timing['median'] if part_timing else None
+def summarize_report(step: dict, result: dict, stale: bool = False) -> dict:
+    """One report step (or view) as rows with ratios to its reference and the noise band.
 
-
-def _tokens(row: dict) -> Optional[List[float]]:
-    for entry in row['cost'].get('dynamic', {}).values():
-        if 'mean_tokens_per_block' in entry:
-            return entry['mean_tokens_per_block']
-    return None
-
-
-def _exit(row: dict) -> Optional[float]:
-    for entry in row['cost'].get('dynamic', {}).values():
-        if 'mean_exit' in entry:
-            return entry['mean_exit']
-    return None
-
-
-def summarize_report(step: dict, result: dict) -> dict:
-    """One report step (or view) as rows with ratios to its reference and the noise band."""
+    Args:
+        step (dict): The report step (or one of its views) of the spec.
+        result (dict): The report step's ``result.json``.
+        stale (bool): Whether the step ran with inputs the spec has since changed. A stale
+            report may lack the spec's ``reference`` (it measured an earlier spec's models): it
+            is then summarised against its own first model. A current one must have it.
+    """
     rows = result['report']['rows']
     if step.get('models') and all(isinstance(m, str) for m in step['models']):
         # A view: the named models of the report, in the view's order.
@@ -75,28 +68,38 @@ def summarize_report(step: dict, result: dict) -> dict:
     names = [r['study_name'] for r in rows]
     ref_name = step.get('reference', names[0])
     if ref_name not in names:
-        # A stale report measured an earlier spec's models: its first model was its reference.
+        if not stale:
+            raise ValueError(f"report {step['name']!r}: its reference {ref_name!r} is not among "
+                             f'the measured models {names}; name one of them as `reference`.')
         ref_name = names[0]
     ref = rows[names.index(ref_name)]
-    ref_q, ref_f = _metric(ref), _part_flops(ref, part)
-    ref_lat, ref_whole = _part_latency(ref, part), ref['timing']['latency']['median']
-    ref_gflops = ref['cost']['flops']['full']['mean']
+    figures = {r['study_name']: dict(_row_figures(r, part), quality=_metric(r)) for r in rows}
+    ref_fig = figures[ref_name]
+
+    def ratio(value, ref_value):
+        return None if not value or not ref_value else value / ref_value
+
     out_rows = []
     for row in rows:
-        q, f, lat = _metric(row), _part_flops(row, part), _part_latency(row, part)
-        whole = row['cost']['flops']['full']['mean']
+        fig = figures[row['study_name']]
+        q = fig['quality']
         out_rows.append(dict(
             name=row['study_name'], label=row.get('label', row['study_name']),
             checkpoint=row.get('checkpoint'), quality=q,
-            quality_delta=None if q is None or ref_q is None else q - ref_q,
-            part_gflops=None if f is None else f / 1e9,
-            part_gflops_ratio=None if not f or not ref_f else f / ref_f,
-            gflops=whole / 1e9, gflops_ratio=whole / ref_gflops,
-            latency_ms=1e3 * row['timing']['latency']['median'],
-            latency_ratio=row['timing']['latency']['median'] / ref_whole,
-            part_latency_ms=None if lat is None else 1e3 * lat,
-            part_latency_ratio=None if not lat or not ref_lat else lat / ref_lat,
-            tokens_per_block=_tokens(row), mean_exit=_exit(row),
+            quality_delta=None if q is None or ref_fig['quality'] is None
+            else q - ref_fig['quality'],
+            part_gflops=fig['part_gflops'],
+            part_gflops_ratio=ratio(fig['part_gflops'], ref_fig['part_gflops']),
+            gflops=fig['gflops'], gflops_ratio=ratio(fig['gflops'], ref_fig['gflops']),
+            latency_ms=1e3 * fig['latency'],
+            latency_ratio=ratio(fig['latency'], ref_fig['latency']),
+            part_latency_ms=None if fig['part_latency'] is None else 1e3 * fig['part_latency'],
+            part_latency_ratio=ratio(fig['part_latency'], ref_fig['part_latency']),
+            tokens_per_block=fig['tokens_per_block'], mean_exit=fig['mean_exit'],
+            keep_ratio_per_layer=fig['keep_ratio_per_layer'],
+            keep_ratio_min_per_layer=fig['keep_ratio_min_per_layer'],
+            keep_ratio_max_per_layer=fig['keep_ratio_max_per_layer'],
+            keep_target_per_layer=fig['keep_target_per_layer'],
             per_class={k[4:]: v for k, v in (row.get('metrics') or {}).items()
                        if k.startswith('IoU.')}))
     noise = [r['quality'] for r in out_rows if r['name'] in step.get('noise', [])
@@ -214,6 +217,34 @@ def report_table(summary: dict) -> str:
     return '\n'.join(lines)
 
 
+def keep_table(summary: dict) -> str:
+    """One line per pruning layer: the share of patch tokens it kept, mean [min, max] over the
+    images, against its trained target, for each model that prunes; the last line is each
+    model's largest miss of a target (empty when no model prunes)."""
+    pruned = [r for r in summary['rows'] if r.get('keep_ratio_per_layer')]
+    if not pruned:
+        return ''
+    lines = ['| pruning layer | ' + ' | '.join(r['label'] for r in pruned) + ' |',
+             '|' + '---|' * (len(pruned) + 1)]
+    for i in range(max(len(r['keep_ratio_per_layer']) for r in pruned)):
+        cells = []
+        for r in pruned:
+            if i >= len(r['keep_ratio_per_layer']):
+                cells.append('-')
+                continue
+            cell = (f"{r['keep_ratio_per_layer'][i]:.3f} [{r['keep_ratio_min_per_layer'][i]:.2f}, "
+                    f"{r['keep_ratio_max_per_layer'][i]:.2f}]")
+            if r.get('keep_target_per_layer'):
+                cell += f" (target {r['keep_target_per_layer'][i]:.3f})"
+            cells.append(cell)
+        lines.append(f'| {i + 1} | ' + ' | '.join(cells) + ' |')
+    misses = ['-' if not r.get('keep_target_per_layer') else '{:.3f}'.format(max(
+        abs(k - t) for k, t in zip(r['keep_ratio_per_layer'], r['keep_target_per_layer'])))
+        for r in pruned]
+    lines.append('| largest miss of a target | ' + ' | '.join(misses) + ' |')
+    return '\n'.join(lines)
+
+
 def class_table(summary: dict) -> str:
     classes = []
     for r in summary['rows']:
@@ -312,27 +343,25 @@ def write_summary(study: Study, command: str,
         if result is None:
             data['pending'].append(step['name'])
             continue
-        if step['kind'] != 'train':
-            total += result.get('seconds', 0.0)
         if step['kind'] == 'train':
             curve = [dict(iter=p.get('step'), mIoU=p.get('mIoU'),
                           PQ=p.get('coco_panoptic/PQ')) for p in result.get('val_curve', [])]
-            data['steps'][step['name']] = dict(
-                kind='train', config=result['config'], iters=result['iters'],
-                load_from=result.get('load_from'), seconds=result['seconds'], val_curve=curve,
-                # every run of a resumed training (a result's `seconds` is its last run's)
-                train_seconds=result.get('train_seconds') or training_wall_seconds(
-                    study.work_dir(step['name'])) or result['seconds'])
-            total += data['steps'][step['name']]['train_seconds']
-            if step['name'] in stale:
-                data['steps'][step['name']]['stale'] = stale[step['name']]
+            # Every run of a resumed training (`seconds` is its last run's); results written
+            # before the train step recorded `train_seconds` are read from the work dir's logs.
+            train_seconds = result.get('train_seconds') or training_wall_seconds(
+                study.work_dir(step['name'])) or result['seconds']
+            entry = dict(kind='train', config=result['config'], iters=result['iters'],
+                         load_from=result.get('load_from'), seconds=result['seconds'],
+                         val_curve=curve, train_seconds=train_seconds)
+            total += train_seconds
         elif step['kind'] == 'report':
-            data['steps'][step['name']] = dict(kind='report', seconds=result['seconds'])
+            entry = dict(kind='report', seconds=result['seconds'])
+            total += result['seconds']
             result = _current_labels(step, result)
             for view in [step] + list(step.get('views', [])):
-                summary = summarize_report(view, result)
+                summary = summarize_report(view, result, stale=step['name'] in stale)
                 if step['name'] in stale:
-                    summary['stale'] = data['steps'][step['name']]['stale'] = stale[step['name']]
+                    summary['stale'] = stale[step['name']]
                 source = data['reports'].get(view.get('noise_from'))
                 if source is not None and summary['noise']['spread'] is None:
                     summary['noise'] = dict(source['noise'], source=view['noise_from'])
@@ -346,10 +375,12 @@ def write_summary(study: Study, command: str,
         else:
             # A command step's outputs (paths); its result's own `kind` and `name` are strings
             # as well, hence the update rather than keyword arguments.
-            data['steps'][step['name']] = {k: v for k, v in result.items() if isinstance(v, str)}
-            data['steps'][step['name']].update(kind=step['kind'], seconds=result['seconds'])
-            if step['name'] in stale:
-                data['steps'][step['name']]['stale'] = stale[step['name']]
+            entry = {k: v for k, v in result.items() if isinstance(v, str)}
+            entry.update(kind=step['kind'], seconds=result['seconds'])
+            total += result.get('seconds', 0.0)
+        if step['name'] in stale:
+            entry['stale'] = stale[step['name']]
+        data['steps'][step['name']] = entry
     data['seconds'] = total
     md += ['## Training runs', '', '| step | config | iterations | from | '
            'wall time (all runs) | val curve |',
@@ -382,6 +413,10 @@ def write_summary(study: Study, command: str,
             md += ['', f"Against the curve ({summary.get('curve_label') or 'curve'}), each "
                    'at its own GFLOPs (linear between the neighbouring curve points):', '',
                    versus_table(summary)]
+        keep = keep_table(summary)
+        if keep:
+            md += ['', 'Share of patch tokens each pruning layer kept against its trained '
+                   'target:', '', keep]
         figure = osp.relpath(osp.join(repo, summary['figure']), osp.dirname(out_md))
         md += ['', '<details><summary>per-class IoU</summary>', '', class_table(summary), '',
                '</details>', '', f'![{name}]({figure})']

@@ -207,6 +207,45 @@ def test_legacy_results_are_adopted_then_changes_are_caught(study):
         _run(study)
 
 
+def test_legacy_results_made_from_a_rerun_step_are_rerun_as_well(study):
+    """Legacy ``ft`` and ``pics`` were made from ``base``'s earlier run: stale when the study
+    starts (``base`` has no result), they must still be rerun after ``base`` has been, although
+    without fingerprints they would look current again then."""
+    _run(study)
+    _strip_fingerprints(study)
+    os.remove(study['work'] / 'base' / 'result.json')
+    lines = _run(study, rerun_stale=True)
+    assert study['ran'] == ['base', 'ft', 'other', 'base', 'ft']
+    assert any('ft] stale (' in line and 'moved aside' in line for line in lines)
+    assert glob.glob(str(study['work'] / 'pics.stale-*'))
+    assert 'fingerprint' in _result(study, 'pics')
+    assert not any('ft] finished earlier' in line for line in lines)
+
+
+def test_a_legacy_result_older_than_what_it_was_made_from_is_stale(study):
+    _run(study)
+    _strip_fingerprints(study)
+    result = dict(_result(study, 'ft'), finished='2000-01-01 00:00:00')
+    with open(study['work'] / 'ft' / 'result.json', 'w') as f:
+        json.dump(result, f)
+    with pytest.raises(StaleStepsError, match=r'ft \(refers to @base, which finished at \S+ '
+                       r'\S+, after it \(2000-01-01 00:00:00\)\)'):
+        _run(study)
+
+
+def test_a_legacy_training_started_from_another_step_is_stale(study):
+    """The spec changed which step ``ft`` starts from before fingerprints were recorded."""
+    _run(study)
+    _strip_fingerprints(study)
+    result = _result(study, 'ft')
+    result['load_from'] = str(study['work'] / 'earlier' / 'iter_1.pth')
+    with open(study['work'] / 'ft' / 'result.json', 'w') as f:
+        json.dump(result, f)
+    with pytest.raises(StaleStepsError, match=r'ft \(started from \S+/earlier/iter_1.pth \(step '
+                       r'earlier\), the spec now starts it from @base'):
+        _run(study)
+
+
 def test_a_legacy_training_that_disagrees_with_the_spec_is_stale_not_adopted(study):
     """A legacy training result records its config, options and iterations: a spec or config
     changed before the first run of this runner is caught from them."""

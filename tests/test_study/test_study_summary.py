@@ -53,15 +53,31 @@ def test_without_a_noise_band_any_loss_is_below_and_outside_the_range_is_said():
     assert compare_with_curve(rows, list(CURVE), ['unknown']) == []
 
 
-def _report_row(name, quality, whole, pd, enc):
+def _report_row(name, quality, whole, pd, enc, dynamic=None):
     return dict(
         study_name=name, label=name, metric='mIoU',
         metrics={'mIoU': quality, 'IoU.sky': quality + 1},
         inputs='first 2 test image(s)',
-        cost=dict(flops=dict(full=dict(mean=whole * 1e9)),
-                  by_part=dict(full={PART: pd * 1e9, ENC: enc * 1e9}), dynamic={}),
-        timing=dict(latency=dict(median=0.1), parts={PART: dict(median=0.05)}, warmup=1,
-                    repeats=1, device='cpu'))
+        cost=dict(flops=dict(full=dict(mean=whole * 1e9), paper=dict(mean=whole * 1e9)),
+                  by_part=dict(full={PART: pd * 1e9, ENC: enc * 1e9},
+                               paper={PART: pd * 1e9, ENC: enc * 1e9}),
+                  dynamic=dynamic or {}),
+        timing=dict(latency=dict(median=0.1, iqr=0.0), throughput=10.0,
+                    parts={PART: dict(median=0.05, iqr=0.0)}, warmup=1, repeats=1, device='cpu'))
+
+
+def _study_with_report(tmp_path, rows, **report):
+    spec = Config(dict(
+        work_root=str(tmp_path / 'work'),
+        steps=[dict(name='host', kind='report',
+                    models=[dict(name=r['study_name'], config='x.py', checkpoint='x.pth')
+                            for r in rows], **report)],
+        summary=dict(json='s.json', markdown='s.md', figures='fig')))
+    study = Study(spec, 'spec.py', repo_root=str(tmp_path))
+    os.makedirs(study.work_dir('host'))
+    with open(os.path.join(study.work_dir('host'), 'result.json'), 'w') as f:
+        json.dump(dict(report=dict(rows=rows, threads=1), seconds=1.0), f)
+    return study
 
 
 def test_summary_writes_the_view_the_verdict_and_the_borrowed_noise(tmp_path):
@@ -119,16 +135,37 @@ def test_summary_writes_the_view_the_verdict_and_the_borrowed_noise(tmp_path):
 
 
 def test_a_view_naming_a_model_the_report_did_not_measure_is_refused(tmp_path):
-    spec = Config(dict(
-        work_root=str(tmp_path / 'work'),
-        steps=[dict(name='host', kind='report',
-                    models=[dict(name='a', config='x.py', checkpoint='x.pth')],
-                    views=[dict(name='v', models=['a', 'b'])])],
-        summary=dict(json='s.json', markdown='s.md', figures='fig')))
-    study = Study(spec, 'spec.py', repo_root=str(tmp_path))
-    os.makedirs(study.work_dir('host'))
-    with open(os.path.join(study.work_dir('host'), 'result.json'), 'w') as f:
-        json.dump(dict(report=dict(rows=[_report_row('a', 1.0, 1.0, 1.0, 1.0)], threads=1),
-                       seconds=1.0), f)
+    study = _study_with_report(tmp_path, [_report_row('a', 1.0, 1.0, 1.0, 1.0)],
+                               views=[dict(name='v', models=['a', 'b'])])
     with pytest.raises(ValueError, match=r"view 'v' names models \['b'\]"):
         write_summary(study, 'cmd')
+
+
+def test_only_a_stale_report_may_lack_its_reference(tmp_path):
+    # The spec now names 'new' as the reference; the report measured 'a' and 'b' before.
+    rows = [_report_row('a', 40.0, 10.0, 4.0, 2.0), _report_row('b', 30.0, 5.0, 2.0, 1.0)]
+    study = _study_with_report(tmp_path, rows, reference='new')
+    with pytest.raises(ValueError, match="reference 'new' is not among the measured models"):
+        write_summary(study, 'cmd')
+    write_summary(study, 'cmd', stale={'host': ['its models changed']})
+    host = json.loads((tmp_path / 's.json').read_text())['reports']['host']
+    assert host['reference'] == 'a' and host['stale'] == ['its models changed']
+    assert [r['gflops_ratio'] for r in host['rows']] == pytest.approx([1.0, 0.5])
+
+
+def test_pruning_layers_are_reported_against_their_targets(tmp_path):
+    kept = dict(backbone=dict(mean_tokens_per_block=[100.0, 60.0]),
+                **{f'backbone.reducers.{i}': dict(mean_keep_ratio=m, min_keep_ratio=m - 0.1,
+                                                  max_keep_ratio=m + 0.1, keep_target=t)
+                   for i, (m, t) in enumerate([(0.72, 0.7), (0.44, 0.49)])})
+    rows = [_report_row('dense', 40.0, 10.0, 4.0, 2.0),
+            _report_row('pruned', 39.0, 7.0, 3.0, 1.5, dynamic=kept)]
+    write_summary(_study_with_report(tmp_path, rows), 'cmd')
+    pruned = json.loads((tmp_path / 's.json').read_text())['reports']['host']['rows'][1]
+    assert pruned['keep_ratio_per_layer'] == pytest.approx([0.72, 0.44])
+    assert pruned['keep_target_per_layer'] == pytest.approx([0.7, 0.49])
+    assert pruned['tokens_per_block'] == pytest.approx([100.0, 60.0])
+    md = (tmp_path / 's.md').read_text()
+    assert '| pruning layer | pruned |' in md  # the dense model has no column
+    assert '| 2 | 0.440 [0.34, 0.54] (target 0.490) |' in md
+    assert '| largest miss of a target | 0.050 |' in md
