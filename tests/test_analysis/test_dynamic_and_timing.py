@@ -204,4 +204,16 @@ def test_token_reducer_self_time_reported():
     assert flat['throughput'] == result['throughput']
     # whole-model timing only: no part or reducer figures
     whole = timing_figures(benchmark_model(model, [_batch(0.0)], warmup=0, repeats=1))
-    assert set(whole) == {'throughput', 'latency_median', 'latency_iqr'}
+    assert set(whole) == {'throughput', 'latency_median', 'latency_iqr', 'latency_per_image'}
+
+
+def test_timing_figures_per_image_is_the_mean_over_the_batch_size():
+    # Batches of 4 images of unequal cost (a dynamic model): per image is the mean batch
+    # latency / 4, the time per image over the set; the median stays the batch median.
+    result = dict(batch_size=4, throughput=4 / 2.0, latency=latency_stats([1.0, 2.0, 6.0]),
+                  parts=dict(backbone=latency_stats([0.4, 0.8, 3.6])))
+    flat = timing_figures(result)
+    assert flat['latency_per_image'] == pytest.approx(3.0 / 4)
+    assert flat['backbone_per_image'] == pytest.approx(1.6 / 4)
+    assert (flat['latency_median'], flat['backbone_median']) == (2.0, 0.8)
+    assert flat['reducer_self_median'] is None  # parts timed, no token reducer

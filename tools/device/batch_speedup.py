@@ -5,9 +5,10 @@ baseline's ``--checkpoint``; a method's own extra parameters, e.g. pruning selec
 initialised and are listed), reads the first N images of each folder through the baseline
 config's test-time loading (the one image path, :func:`mmeffseg.analysis.image_batches`) with a
 short-side resize to ``--crop`` and a centre crop so that images of any size can share a batch,
-and times every model interleaved with :func:`mmeffseg.analysis.benchmark_models`: at batch 1
-over all images one by one, and at batch B over the same images. Prints images/s (whole model
-and, with ``--part``, that part alone), the speed-up over the reference at each batch size,
+and times every model interleaved with :func:`mmeffseg.analysis.measure_side_by_side`: at batch
+1 over all images one by one, and at batch B over the same images. Prints images/s (whole model
+and, with ``--part``, that part alone; from ``timing_figures``' ``latency_per_image``, the mean
+over the images), the speed-up over the reference at each batch size,
 their ratio (the bars of issue 13: ALGM's batch-8 speed-up >= 0.9 x batch 1's; pruning's
 backbone latency ratio at batch 4 <= 1.1 x batch 1's), and each model's tokens per image at the
 end (CLS included) and per block (what each image ran through a block, averaged; pruning keeps
@@ -30,7 +31,7 @@ from typing import Dict, List
 
 import torch
 
-from mmeffseg.analysis import benchmark_models, resized_test_config
+from mmeffseg.analysis import measure_side_by_side, resized_test_config
 from mmeffseg.analysis.model_inputs import collect_images, image_batches, run_network
 from mmeffseg.apis import build_model, load_config
 from mmeffseg.utils import check_state_dict_fits
@@ -141,16 +142,15 @@ def main(argv=None) -> dict:
     for bs, chunk in batches.items():
         print(f'timing {len(models)} models at batch {bs} ({len(chunk)} batches x '
               f'{args.repeats} pass(es), interleaved)')
-        timings[bs] = dict(zip(models, benchmark_models(
-            list(models.values()), [chunk] * len(models), warmup=1,
-            repeats=len(chunk) * args.repeats,
-            parts=None if args.part is None else [[args.part]] * len(models), progress=True)))
+        # One call per batch size: its series is a whole number of passes over the images.
+        rows = measure_side_by_side(models, timing_batches={bs: chunk},
+                                    timed_parts=None if args.part is None else [args.part],
+                                    warmup=1, repeats=len(chunk) * args.repeats)
+        timings[bs] = {name: row['timing'][str(bs)] for name, row in rows.items()}
         print()
 
     def per_image(name: str, bs: int, part: bool = False) -> float:
-        timing = timings[bs][name]
-        stats = timing['parts'][args.part] if part else timing['latency']
-        return stats['mean'] / bs
+        return timings[bs][name][f'{args.part}_per_image' if part else 'latency_per_image']
 
     ref = args.reference
     for name, model in models.items():
