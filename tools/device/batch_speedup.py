@@ -31,8 +31,9 @@ from typing import Dict, List
 
 import torch
 
-from mmeffseg.analysis import measure_side_by_side, resized_test_config
-from mmeffseg.analysis.model_inputs import collect_images, image_batches, run_network
+from mmeffseg.analysis import (backbone_dynamic_stats, dynamic_figures, image_batches,
+                               measure_side_by_side, resized_test_config)
+from mmeffseg.analysis.model_inputs import collect_images
 from mmeffseg.apis import build_model, load_config
 from mmeffseg.utils import check_state_dict_fits
 from mmeffseg.utils.output_files import prepare_output_file, write_json
@@ -93,20 +94,6 @@ def share_weights(source: torch.nn.Module, target: torch.nn.Module, name: str) -
     target.load_state_dict(src, strict=False)
 
 
-def _tokens(model: torch.nn.Module, batches: List[dict]) -> Dict[str, float]:
-    """Final tokens per image and tokens per block per image over one untimed pass."""
-    finals, blocks = [], []
-    with torch.no_grad():
-        for batch in batches:
-            run_network(model, batch)
-            book = getattr(getattr(model, 'backbone', None), 'last_book', None)
-            if book is None:
-                return {}
-            finals += [float(c) for c in book.counts]
-            blocks.append(torch.stack(book.block_counts).float().mean().item())
-    return dict(final=sum(finals) / len(finals), per_block=sum(blocks) / len(blocks))
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.out:
@@ -161,10 +148,11 @@ def main(argv=None) -> dict:
             if args.part:
                 row[f'{args.part}_latency_ratio_b{bs}'] = (
                     per_image(name, bs, True) / per_image(ref, bs, True))
-            tokens = _tokens(model, chunk)
-            if tokens:
-                row[f'final_tokens_b{bs}'] = tokens['final']
-                row[f'block_tokens_b{bs}'] = tokens['per_block']
+            tokens = dynamic_figures(backbone_dynamic_stats(model, chunk))
+            if tokens['final_tokens'] is not None:
+                row[f'final_tokens_b{bs}'] = tokens['final_tokens']
+                per_block = tokens['tokens_per_block']
+                row[f'block_tokens_b{bs}'] = sum(per_block) / len(per_block)
         bs = args.batch_size
         row['speedup_ratio'] = row[f'speedup_b{bs}'] / row['speedup_b1']
         if args.part:
