@@ -5,7 +5,8 @@ Dynamic mmeffseg modules leave a trace of their last forward on themselves:
 
 * ECO-M2F pixel decoders: ``last_exits``, a (B,) tensor, the encoder layers each image ran;
 * token-reducing ViTs (ALGM merging, token pruning): ``last_book``, whose ``block_counts`` is a
-  list (one per block) of (B,) tensors, the tokens each image ran through that block;
+  list (one per block) of (B,) tensors, the tokens each image ran through that block, and whose
+  ``counts`` are the tokens each image has at the end (pruning keeps the count);
 * token-pruning selectors: ``last_keep_ratio``, a (B,) tensor, the share of its patch tokens
   each image kept in the selector's block, and ``keep_target``, the share it was trained to keep.
 
@@ -23,7 +24,8 @@ def collect_dynamic_stats(model: nn.Module) -> Dict[str, Dict[str, list]]:
 
     Returns:
         dict: ``{module name: {'exits': [e_img0, ...]}}`` and/or
-        ``{module name: {'tokens_per_block': [[n_block0, n_block1, ...] per image]}}`` and/or
+        ``{module name: {'tokens_per_block': [[n_block0, n_block1, ...] per image],
+        'final_tokens': [n_img0, ...]}}`` and/or
         ``{module name: {'keep_ratio': [r_img0, ...], 'keep_target': [t, ...]}}`` (the
         target repeated per image, so traces of many forwards concatenate like the rest).
     """
@@ -38,6 +40,8 @@ def collect_dynamic_stats(model: nn.Module) -> Dict[str, Dict[str, list]]:
         if counts:
             per_block = [c.reshape(-1).tolist() for c in counts]  # blocks x images
             entry['tokens_per_block'] = [list(map(int, col)) for col in zip(*per_block)]
+            if getattr(book, 'counts', None) is not None:
+                entry['final_tokens'] = [int(c) for c in book.counts]
         keep = getattr(module, 'last_keep_ratio', None)
         if keep is not None and hasattr(keep, 'tolist'):
             entry['keep_ratio'] = [float(r) for r in keep.reshape(-1).tolist()]
@@ -54,14 +58,16 @@ def summarize_dynamic_stats(per_image: List[Dict[str, Dict[str, list]]]) -> Dict
 
     Returns:
         dict: per module, ``mean_exit`` / ``exit_histogram`` and/or ``mean_tokens_per_block``
-        and/or ``mean_keep_ratio`` / ``min_keep_ratio`` / ``max_keep_ratio`` (over images)
-        with the selector's ``keep_target`` where it has one, ``num_images``.
+        (and ``mean_final_tokens`` where reported) and/or ``mean_keep_ratio`` /
+        ``min_keep_ratio`` / ``max_keep_ratio`` (over images) with the selector's
+        ``keep_target`` where it has one, ``num_images``.
     """
     merged: Dict[str, Dict[str, list]] = {}
     for stats in per_image:
         for name, entry in stats.items():
             slot = merged.setdefault(name, {'exits': [], 'tokens_per_block': [],
-                                            'keep_ratio': [], 'keep_target': []})
+                                            'final_tokens': [], 'keep_ratio': [],
+                                            'keep_target': []})
             for key, values in slot.items():
                 values.extend(entry.get(key, []))
     out: Dict[str, dict] = {}
@@ -84,6 +90,8 @@ def summarize_dynamic_stats(per_image: List[Dict[str, Dict[str, list]]]) -> Dict
                 means.append(sum(col) / len(col))
             summary['mean_tokens_per_block'] = means
             summary['num_images'] = len(rows)
+        if slot['final_tokens']:
+            summary['mean_final_tokens'] = sum(slot['final_tokens']) / len(slot['final_tokens'])
         ratios = slot['keep_ratio']
         if ratios:
             summary.update(mean_keep_ratio=sum(ratios) / len(ratios), min_keep_ratio=min(ratios),
@@ -98,16 +106,19 @@ def dynamic_figures(summary: Dict[str, dict]) -> Dict[str, Optional[list]]:
     """The headline figures of :func:`summarize_dynamic_stats`' summary, flat.
 
     Returns:
-        dict: ``tokens_per_block`` (the first token-reducing ViT's), ``mean_exit`` (the first
-        early-exit encoder's), and per pruning layer, in module order, ``keep_ratio_per_layer``
-        (mean over images), ``keep_ratio_min_per_layer``, ``keep_ratio_max_per_layer`` and
-        ``keep_target_per_layer`` (the selectors' targets; None unless every pruning layer has
-        one); None where no module reports them.
+        dict: ``tokens_per_block`` and ``final_tokens`` (means over images, the first
+        token-reducing ViT's), ``mean_exit`` (the first early-exit encoder's), and per pruning
+        layer, in module order, ``keep_ratio_per_layer`` (mean over images),
+        ``keep_ratio_min_per_layer``, ``keep_ratio_max_per_layer`` and ``keep_target_per_layer``
+        (the selectors' targets; None unless every pruning layer has one); None where no module
+        reports them.
     """
     found = list(summary.values())
     out = dict(
         tokens_per_block=next(
             (d['mean_tokens_per_block'] for d in found if 'mean_tokens_per_block' in d), None),
+        final_tokens=next(
+            (d['mean_final_tokens'] for d in found if 'mean_final_tokens' in d), None),
         mean_exit=next((d['mean_exit'] for d in found if 'mean_exit' in d), None))
     for key, stat in (('keep_ratio_per_layer', 'mean'), ('keep_ratio_min_per_layer', 'min'),
                       ('keep_ratio_max_per_layer', 'max')):

@@ -121,8 +121,8 @@ def cost_figures(summary: dict, parts: Optional[Dict[str, str]] = None) -> dict:
     Returns:
         dict: ``gflops`` and ``gflops_paper`` of the whole model, the parts' figures, and what
         the dynamic modules did (:func:`~.dynamic_stats.dynamic_figures`: ``tokens_per_block``
-        of a token-reducing ViT, ``mean_exit`` of an early-exit encoder, ``keep_ratio_*`` of
-        pruning layers), None where no module reports them.
+        and ``final_tokens`` of a token-reducing ViT, ``mean_exit`` of an early-exit encoder,
+        ``keep_ratio_*`` of pruning layers), None where no module reports them.
     """
     out = dict(gflops=summary['flops']['full']['mean'] / 1e9,
                gflops_paper=summary['flops']['paper']['mean'] / 1e9)

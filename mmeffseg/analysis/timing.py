@@ -400,18 +400,29 @@ def benchmark_model(model: nn.Module,
 
 
 def timing_figures(result: dict) -> dict:
-    """The headline figures of :func:`benchmark_model`'s result, flat (seconds per batch).
+    """The headline figures of :func:`benchmark_model`'s result, flat (seconds per batch, and
+    per image where named so).
+
+    ``latency_per_image`` is the *mean* batch latency over the batch size, not the median: the
+    timed batches are cycled over a set of images, and a dynamic model (token merging, pruning,
+    early exits) takes longer on some images than on others, so over a whole number of passes
+    the mean is the time per image over the set (its reciprocal the images/s over the set),
+    where the median would be the time of one middling image.
 
     Returns:
-        dict: ``throughput`` (images/s), ``latency_median``, ``latency_iqr``; with timed
-        parts, ``{part}_median`` and ``{part}_iqr`` for each; with token reducers (timed with
-        the backbone), ``reducer_self_median`` and ``reducer_share_of_backbone`` (None where
-        not measured).
+        dict: ``throughput`` (images/s at the median), ``latency_median``, ``latency_iqr``,
+        ``latency_per_image``; with timed parts, ``{part}_median``, ``{part}_iqr`` and
+        ``{part}_per_image`` (mean over the batch size, as above) for each; with token
+        reducers (timed with the backbone), ``reducer_self_median`` and
+        ``reducer_share_of_backbone`` (None where not measured).
     """
+    batch_size = result['batch_size']
     out = dict(throughput=result['throughput'], latency_median=result['latency']['median'],
-               latency_iqr=result['latency']['iqr'])
+               latency_iqr=result['latency']['iqr'],
+               latency_per_image=result['latency']['mean'] / batch_size)
     for part, stats in result.get('parts', {}).items():
-        out.update({f'{part}_median': stats['median'], f'{part}_iqr': stats['iqr']})
+        out.update({f'{part}_median': stats['median'], f'{part}_iqr': stats['iqr'],
+                    f'{part}_per_image': stats['mean'] / batch_size})
     if 'parts' in result:
         reducers = result.get('token_reducers', {})
         out.update(reducer_self_median=reducers.get('self_time', {}).get('median'),

@@ -12,8 +12,9 @@ from mmeffseg.analysis import (benchmark_model, benchmark_models, collect_dynami
 
 class _Book:
 
-    def __init__(self, counts):
+    def __init__(self, counts, final):
         self.block_counts = [torch.tensor([c]) for c in counts]
+        self.counts = [final]  # tokens at the end, after the last block's merge
 
 
 class _ToyDynamic(nn.Module):
@@ -31,7 +32,7 @@ class _ToyDynamic(nn.Module):
         for layer in self.backbone[:depth]:
             x = layer(x)
         self.last_exits = torch.tensor([depth])
-        self.backbone.last_book = _Book([16, 16 if depth == 1 else 9, 9])
+        self.backbone.last_book = _Book([16, 16 if depth == 1 else 9, 9], 12 if depth == 1 else 5)
         return self.decode_head(x)
 
 
@@ -54,6 +55,7 @@ def test_dynamic_model_averaged_per_image():
     assert dyn['exit_histogram'] == {'1': 1, '3': 2}
     assert summary['dynamic']['backbone']['mean_tokens_per_block'] == pytest.approx(
         [16, (16 + 9 + 9) / 3, 9])
+    assert summary['dynamic']['backbone']['mean_final_tokens'] == pytest.approx((12 + 5 + 5) / 3)
     # the figure scripts' flat view of the same summary (GFLOPs)
     figures = cost_figures(summary, dict(backbone='backbone', head='decode_head', x='missing'))
     assert figures['gflops'] == pytest.approx((24 + 56 + 56) / 3 / 1e9)
@@ -62,6 +64,7 @@ def test_dynamic_model_averaged_per_image():
     assert figures['x_gflops'] is None
     assert figures['mean_exit'] == pytest.approx(7 / 3)
     assert figures['tokens_per_block'] == pytest.approx([16, (16 + 9 + 9) / 3, 9])
+    assert figures['final_tokens'] == pytest.approx((12 + 5 + 5) / 3)
 
 
 def test_dynamic_stats_batches():
@@ -204,4 +207,16 @@ def test_token_reducer_self_time_reported():
     assert flat['throughput'] == result['throughput']
     # whole-model timing only: no part or reducer figures
     whole = timing_figures(benchmark_model(model, [_batch(0.0)], warmup=0, repeats=1))
-    assert set(whole) == {'throughput', 'latency_median', 'latency_iqr'}
+    assert set(whole) == {'throughput', 'latency_median', 'latency_iqr', 'latency_per_image'}
+
+
+def test_timing_figures_per_image_is_the_mean_over_the_batch_size():
+    # Batches of 4 images of unequal cost (a dynamic model): per image is the mean batch
+    # latency / 4, the time per image over the set; the median stays the batch median.
+    result = dict(batch_size=4, throughput=4 / 2.0, latency=latency_stats([1.0, 2.0, 6.0]),
+                  parts=dict(backbone=latency_stats([0.4, 0.8, 3.6])))
+    flat = timing_figures(result)
+    assert flat['latency_per_image'] == pytest.approx(3.0 / 4)
+    assert flat['backbone_per_image'] == pytest.approx(1.6 / 4)
+    assert (flat['latency_median'], flat['backbone_median']) == (2.0, 0.8)
+    assert flat['reducer_self_median'] is None  # parts timed, no token reducer

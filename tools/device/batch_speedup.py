@@ -5,9 +5,10 @@ baseline's ``--checkpoint``; a method's own extra parameters, e.g. pruning selec
 initialised and are listed), reads the first N images of each folder through the baseline
 config's test-time loading (the one image path, :func:`mmeffseg.analysis.image_batches`) with a
 short-side resize to ``--crop`` and a centre crop so that images of any size can share a batch,
-and times every model interleaved with :func:`mmeffseg.analysis.benchmark_models`: at batch 1
-over all images one by one, and at batch B over the same images. Prints images/s (whole model
-and, with ``--part``, that part alone), the speed-up over the reference at each batch size,
+and times every model interleaved with :func:`mmeffseg.analysis.measure_side_by_side`: at batch
+1 over all images one by one, and at batch B over the same images. Prints images/s (whole model
+and, with ``--part``, that part alone; from ``timing_figures``' ``latency_per_image``, the mean
+over the images), the speed-up over the reference at each batch size,
 their ratio (the bars of issue 13: ALGM's batch-8 speed-up >= 0.9 x batch 1's; pruning's
 backbone latency ratio at batch 4 <= 1.1 x batch 1's), and each model's tokens per image at the
 end (CLS included) and per block (what each image ran through a block, averaged; pruning keeps
@@ -30,8 +31,9 @@ from typing import Dict, List
 
 import torch
 
-from mmeffseg.analysis import benchmark_models, resized_test_config
-from mmeffseg.analysis.model_inputs import collect_images, image_batches, run_network
+from mmeffseg.analysis import (backbone_dynamic_stats, dynamic_figures, image_batches,
+                               measure_side_by_side, resized_test_config)
+from mmeffseg.analysis.model_inputs import collect_images
 from mmeffseg.apis import build_model, load_config
 from mmeffseg.utils import check_state_dict_fits
 from mmeffseg.utils.output_files import prepare_output_file, write_json
@@ -92,20 +94,6 @@ def share_weights(source: torch.nn.Module, target: torch.nn.Module, name: str) -
     target.load_state_dict(src, strict=False)
 
 
-def _tokens(model: torch.nn.Module, batches: List[dict]) -> Dict[str, float]:
-    """Final tokens per image and tokens per block per image over one untimed pass."""
-    finals, blocks = [], []
-    with torch.no_grad():
-        for batch in batches:
-            run_network(model, batch)
-            book = getattr(getattr(model, 'backbone', None), 'last_book', None)
-            if book is None:
-                return {}
-            finals += [float(c) for c in book.counts]
-            blocks.append(torch.stack(book.block_counts).float().mean().item())
-    return dict(final=sum(finals) / len(finals), per_block=sum(blocks) / len(blocks))
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.out:
@@ -141,16 +129,15 @@ def main(argv=None) -> dict:
     for bs, chunk in batches.items():
         print(f'timing {len(models)} models at batch {bs} ({len(chunk)} batches x '
               f'{args.repeats} pass(es), interleaved)')
-        timings[bs] = dict(zip(models, benchmark_models(
-            list(models.values()), [chunk] * len(models), warmup=1,
-            repeats=len(chunk) * args.repeats,
-            parts=None if args.part is None else [[args.part]] * len(models), progress=True)))
+        # One call per batch size: its series is a whole number of passes over the images.
+        rows = measure_side_by_side(models, timing_batches={bs: chunk},
+                                    timed_parts=None if args.part is None else [args.part],
+                                    warmup=1, repeats=len(chunk) * args.repeats)
+        timings[bs] = {name: row['timing'][str(bs)] for name, row in rows.items()}
         print()
 
     def per_image(name: str, bs: int, part: bool = False) -> float:
-        timing = timings[bs][name]
-        stats = timing['parts'][args.part] if part else timing['latency']
-        return stats['mean'] / bs
+        return timings[bs][name][f'{args.part}_per_image' if part else 'latency_per_image']
 
     ref = args.reference
     for name, model in models.items():
@@ -161,10 +148,11 @@ def main(argv=None) -> dict:
             if args.part:
                 row[f'{args.part}_latency_ratio_b{bs}'] = (
                     per_image(name, bs, True) / per_image(ref, bs, True))
-            tokens = _tokens(model, chunk)
-            if tokens:
-                row[f'final_tokens_b{bs}'] = tokens['final']
-                row[f'block_tokens_b{bs}'] = tokens['per_block']
+            tokens = dynamic_figures(backbone_dynamic_stats(model, chunk))
+            if tokens['final_tokens'] is not None:
+                row[f'final_tokens_b{bs}'] = tokens['final_tokens']
+                per_block = tokens['tokens_per_block']
+                row[f'block_tokens_b{bs}'] = sum(per_block) / len(per_block)
         bs = args.batch_size
         row['speedup_ratio'] = row[f'speedup_b{bs}'] / row['speedup_b1']
         if args.part:
