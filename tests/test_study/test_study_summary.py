@@ -62,8 +62,9 @@ def _report_row(name, quality, whole, pd, enc, dynamic=None):
                   by_part=dict(full={PART: pd * 1e9, ENC: enc * 1e9},
                                paper={PART: pd * 1e9, ENC: enc * 1e9}),
                   dynamic=dynamic or {}),
-        timing=dict(latency=dict(median=0.1, iqr=0.0), throughput=10.0,
-                    parts={PART: dict(median=0.05, iqr=0.0)}, warmup=1, repeats=1, device='cpu'))
+        timing=dict(latency=dict(median=0.1, iqr=0.0, mean=0.1), throughput=10.0, batch_size=1,
+                    parts={PART: dict(median=0.05, iqr=0.0, mean=0.05)}, warmup=1, repeats=1,
+                    device='cpu'))
 
 
 def _study_with_report(tmp_path, rows, **report):
