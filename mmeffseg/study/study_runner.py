@@ -28,6 +28,8 @@ from .fingerprint import (describe_changes, env_placeholders, make_fingerprint, 
                           run_id)
 
 RESULT_FILE = 'result.json'
+# The fingerprint a step started with: an interrupted run resumes only with the same inputs.
+STARTED_FILE = 'started.json'
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -202,16 +204,38 @@ class Study:
                 f"fingerprint recorded: {', '.join(adopted)}")
         return states
 
-    def move_aside(self, name: str) -> str:
-        """Rename a step's work dir to ``<name>.stale-<YYYYmmdd-HHMMSS>`` (nothing deleted)."""
+    def move_aside(self, name: str, why: str = 'stale') -> str:
+        """Rename a step's work dir to ``<name>.<why>-<YYYYmmdd-HHMMSS>`` (nothing deleted)."""
         stamp = time.strftime('%Y%m%d-%H%M%S')
-        target = osp.join(self.work_root, f'{name}.stale-{stamp}')
+        target = osp.join(self.work_root, f'{name}.{why}-{stamp}')
         count = 1
         while osp.exists(target):
             count += 1
-            target = osp.join(self.work_root, f'{name}.stale-{stamp}-{count}')
+            target = osp.join(self.work_root, f'{name}.{why}-{stamp}-{count}')
         os.rename(self.work_dir(name), target)
         return target
+
+    def begin(self, name: str, fingerprint: dict, log: Callable[[str], None] = print) -> str:
+        """Make a step's work dir and record the inputs it starts with (``started.json``).
+
+        An interrupted earlier run of the step left checkpoints the step would resume from; if
+        that run started with other inputs, its work dir is moved aside to
+        ``<name>.interrupted-<time>`` first, so nothing made from the old inputs is resumed.
+
+        Returns:
+            str: The work dir.
+        """
+        work_dir = self.work_dir(name)
+        started = osp.join(work_dir, STARTED_FILE)
+        if osp.isfile(started):
+            with open(started) as f:
+                changes = describe_changes(json.load(f), fingerprint)
+            if changes:
+                log(f"[{name}] an interrupted run started with other inputs ({'; '.join(changes)})"
+                    f": moved aside to {self.move_aside(name, 'interrupted')}; starting anew")
+        os.makedirs(work_dir, exist_ok=True)
+        write_json(started, fingerprint)
+        return work_dir
 
 
 def step_references(step: dict) -> List[Tuple[str, str]]:
@@ -328,8 +352,7 @@ def run_study(spec_path: str,
         remaining = total_est - done_est
         log(f"{tag} {step['kind']} starts (elapsed "
             f'{fmt_seconds(step_start - start)}, estimate left {fmt_seconds(remaining)})')
-        work_dir = study.work_dir(name)
-        os.makedirs(work_dir, exist_ok=True)
+        work_dir = study.begin(name, fingerprint, log)
 
         def progress(msg, _tag=tag, _t0=step_start):
             log(f'{_tag} {msg} (step {fmt_seconds(time.time() - _t0)}, study '

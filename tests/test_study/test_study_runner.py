@@ -7,8 +7,10 @@ import os.path as osp
 
 import pytest
 
-from mmeffseg.study import run_study
+from mmeffseg.apis import read_config
+from mmeffseg.study import Study, run_study
 from mmeffseg.testing import make_camvid_like
+from mmeffseg.utils.output_files import write_json
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 SEGMENTER = osp.join(ROOT, 'configs', 'segmenter', 'segmenter_vit-t_mask_1xb8-3k_camvid-360x480.py')
@@ -82,10 +84,14 @@ def test_interrupted_training_resumes_from_its_checkpoint(study_setup):
     spec = _spec(tmp, "[dict(name='base', kind='train', config=_tiny)]")
     first = run_study(spec, log=lambda m: None)['base']
     assert first['iters'] == 2
-    # An interrupt after iteration 2 of a longer run: checkpoints are there, no result yet.
+    # An interrupt after iteration 2 of a longer run: checkpoints are there, no result yet,
+    # and the inputs it started with are those of the longer run.
     os.remove(tmp / 'work' / 'base' / 'result.json')
     spec3 = _spec(tmp, "[dict(name='base', kind='train', config=_tiny, "
                   "cfg_options={'train_cfg.max_iters': 3})]", name='spec3.py')
+    study3 = Study(read_config(spec3), spec3)
+    write_json(str(tmp / 'work' / 'base' / 'started.json'),
+               study3.fingerprint(study3.steps[0], {}, run='interrupted run'))
     lines = []
     resumed = run_study(spec3, log=lines.append)['base']
     assert any('resuming from' in line and 'iter_2.pth' in line for line in lines)

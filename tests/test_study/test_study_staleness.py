@@ -294,3 +294,23 @@ def test_summary_only_runs_nothing_and_marks_stale_steps(study):
     _run(study, summary_only=True)
     data = json.loads((study['root'] / 's.json').read_text())
     assert data['stale'] == {} and 'STALE' not in (study['root'] / 's.md').read_text()
+
+
+def test_an_interrupted_run_is_resumed_only_with_the_inputs_it_started_with(study):
+    """A step's work dir records the inputs it started with; an interrupted run (no result, its
+    checkpoints left) whose inputs changed since is moved aside instead of resumed."""
+    _run(study)
+    assert 'parts' in json.loads((study['work'] / 'ft' / 'started.json').read_text())
+    os.remove(study['work'] / 'ft' / 'result.json')  # interrupted: checkpoints, no result
+    lines = _run(study, rerun_stale=True)
+    assert not any('interrupted run' in line for line in lines)
+    assert not glob.glob(str(study['work'] / 'ft.interrupted-*'))
+    os.remove(study['work'] / 'ft' / 'result.json')
+    _edit_spec(study, "cfg_options={'x': 2}", "cfg_options={'x': 3}")
+    lines = _run(study, rerun_stale=True)
+    (line, ) = [line for line in lines if 'interrupted run' in line]
+    assert "[ft] an interrupted run started with other inputs (spec entry changed: cfg_options" \
+        in line and line.endswith('starting anew')
+    (aside, ) = glob.glob(str(study['work'] / 'ft.interrupted-*'))
+    assert osp.isfile(osp.join(aside, 'iter_1.pth'))  # nothing deleted
+    assert _result(study, 'ft')['fingerprint']['spec_entry']['cfg_options'] == {'x': 3}
