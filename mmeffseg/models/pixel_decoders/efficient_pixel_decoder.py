@@ -25,6 +25,7 @@ from torch import Tensor
 
 from mmeffseg.registry import build_nested_model
 from ..encoders.scheduled_deformable_encoder import ScheduledDeformableEncoder
+from .group_wise_fpn_step import group_wise_fpn_step, group_wise_fpn_step_supported
 from .light_pixel_embedding import LightPixelEmbedding
 
 OUTPUT_OPS = ('conv', 'maxpool')
@@ -105,6 +106,8 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
         self.output_op = output_op
         # Per-shape positional encodings and reference points (see _level_grid).
         self._grid_cache: Dict[tuple, Tuple[Tensor, Tensor]] = {}
+        # The last inference query_pos with its key (see _query_pos).
+        self._query_pos_cache: Optional[Tuple[tuple, Tensor]] = None
         if output_op == 'maxpool':
             self.output_convs = ModuleList([
                 # In place: its input is the FPN sum, which nothing reads afterwards.
@@ -167,7 +170,7 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
             projected = self.input_convs[i](feat)
             pos_embed, points = self._level_grid(level_idx, h, w, feat.device)
             tokens.append(projected.flatten(2).transpose(1, 2))
-            pos_embeds.append(pos_embed + self.level_encoding.weight[i])
+            pos_embeds.append(pos_embed)
             ref_points.append(points)
             hw_list.append((h, w))
         spatial_shapes = torch.as_tensor(hw_list, dtype=torch.long, device=feats[0].device)
@@ -178,12 +181,29 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
         return dict(
             query=torch.cat(tokens, dim=1),
             # Every image has the same encoding (no padding): one copy, broadcast over the batch.
-            query_pos=torch.cat(pos_embeds, dim=1).expand(batch_size, -1, -1),
+            query_pos=self._query_pos(pos_embeds, hw_list).expand(batch_size, -1, -1),
             key_padding_mask=None,
             spatial_shapes=spatial_shapes,
             level_start_index=level_start_index,
             valid_ratios=reference_points.new_ones((batch_size, self.num_encoder_levels, 2)),
             reference_points=reference_points)
+
+    def _query_pos(self, pos_embeds: List[Tensor], hw_list: List[Tuple[int, int]]) -> Tensor:
+        """Sine encodings plus level embeddings of all levels, (1, L, C).
+
+        At inference the sum depends only on the level shapes and the level embedding's
+        values, so it is kept until either changes (an in-place update or a load bumps the
+        parameter's version) instead of re-adding and concatenating ~20 MB per forward.
+        """
+        level_embed = self.level_encoding.weight
+        if torch.is_grad_enabled():  # the level embedding needs its gradient
+            return torch.cat([p + level_embed[i] for i, p in enumerate(pos_embeds)], dim=1)
+        key = (tuple(hw_list), str(level_embed.device), level_embed.data_ptr(),
+               level_embed._version)
+        if self._query_pos_cache is None or self._query_pos_cache[0] != key:
+            query_pos = torch.cat([p + level_embed[i] for i, p in enumerate(pos_embeds)], dim=1)
+            self._query_pos_cache = (key, query_pos)
+        return self._query_pos_cache[1]
 
     def _level_grid(self, level_idx: int, h: int, w: int,
                     device: torch.device) -> Tuple[Tensor, Tensor]:
@@ -237,6 +257,13 @@ class EfficientMSDeformAttnPixelDecoder(MSDeformAttnPixelDecoder):
         # output_convs[j] were built for the j-th of these levels.
         for j, level_idx in enumerate(
                 range(self.num_input_levels - self.num_encoder_levels - 1, -1, -1)):
+            if not torch.is_grad_enabled() and group_wise_fpn_step_supported(
+                    self.lateral_convs[j], self.output_convs[j]):
+                # LPE at inference: the same ops one norm group at a time, without the
+                # map-sized intermediates (see group_wise_fpn_step).
+                outs.append(group_wise_fpn_step(outs[-1], feats[level_idx],
+                                                self.lateral_convs[j], self.output_convs[j]))
+                continue
             lateral = self.lateral_convs[j](feats[level_idx])
             # The encoder's maps are channel-last views of its tokens; bilinear upsampling of
             # such a view converts its 4x larger output back (about 2x the time on CPU), so
