@@ -415,7 +415,40 @@ def report_markdown(report: dict) -> str:
                      '(a smoke-scale comparison, not the papers\' numbers).')
     if not report.get('same_images', True):
         notes.append('WARNING: configs were measured on different images.')
+    follows = latency_flops_table(report)
+    if follows:
+        notes += ['', 'Does latency follow FLOPs? Each model against the baseline, whole model '
+                  'and each timed part: latency ratio / GFLOPs ratio (full) = their quotient '
+                  '(1.00: the part got as much faster as its FLOPs fell).', '', follows]
     return '\n'.join(lines + notes) + '\n'
+
+
+def latency_flops_table(report: dict) -> str:
+    """Per model and part, the latency ratio to the baseline over the GFLOPs ratio (markdown;
+    empty with a single model). Parts are those timed and counted for both; a part whose FLOPs
+    did not change is shown too (its quotient is its latency ratio)."""
+    rows = report['rows']
+    if len(rows) < 2:
+        return ''
+    base = rows[0]
+
+    def pairs(row):
+        # (part label, latency, FLOPs), whole model first.
+        yield 'whole', row['timing']['latency']['median'], row['cost']['flops']['full']['mean']
+        for part, stats in row['timing'].get('parts', {}).items():
+            yield part, stats['median'], row['cost']['by_part']['full'].get(part)
+
+    base_values = {name: (lat, flops) for name, lat, flops in pairs(base)}
+    lines = ['| model | part | latency ratio | GFLOPs ratio | quotient |', '|---|---|---|---|---|']
+    for row in rows[1:]:
+        for name, lat, flops in pairs(row):
+            base_lat, base_flops = base_values.get(name, (None, None))
+            if not (lat and flops and base_lat and base_flops):
+                continue
+            lat_ratio, flops_ratio = lat / base_lat, flops / base_flops
+            lines.append(f"| {row['name']} | {name} | {lat_ratio:.3f}x | {flops_ratio:.3f}x | "
+                         f'{lat_ratio / flops_ratio:.3f} |')
+    return '\n'.join(lines) if len(lines) > 2 else ''
 
 
 def _scatter(ax, rows, xs, ys) -> None:

@@ -156,6 +156,22 @@ def test_markdown_finds_the_mmseg_pixel_decoder_and_shows_peak_memory():
     assert base_cells[13] == '12.5' and method_cells[13] == 'n/a'
 
 
+def test_latency_against_flops_per_part():
+    from mmeffseg.analysis.efficiency_report import latency_flops_table, report_markdown
+    # Pixel decoder: half the FLOPs, 0.4x the time (quotient 0.8); the backbone's FLOPs and
+    # time are unchanged; whole model: same FLOPs and latency.
+    rows = [_table_row('base', 1e9, 100.0, None), _table_row('method', 5e8, 40.0, None)]
+    report = dict(rows=rows)
+    table = latency_flops_table(report).splitlines()
+    assert table[0] == '| model | part | latency ratio | GFLOPs ratio | quotient |'
+    assert '| method | whole | 1.000x | 1.000x | 1.000 |' in table
+    assert '| method | decode_head.pixel_decoder | 0.400x | 0.500x | 0.800 |' in table
+    # The backbone was timed but not counted: no quotient for it.
+    assert not any('| backbone |' in line for line in table)
+    assert 'Does latency follow FLOPs?' in report_markdown(report)
+    assert latency_flops_table(dict(rows=report['rows'][:1])) == ''
+
+
 def test_command_line_maps_to_the_options_in_one_place():
     from mmeffseg.testing import load_tool
     tool = load_tool('analysis_tools/efficiency_report.py')
