@@ -183,13 +183,17 @@ def test_a_rerun_referenced_step_makes_its_dependants_stale(study):
     assert any('pics] stale (refers to @ft, which was rerun)' in line for line in lines)
 
 
+def _edit_result(study, name: str, **changes) -> None:
+    """Rewrite a step's result with some keys changed (None: removed)."""
+    result = dict(_result(study, name), **changes)
+    with open(study['work'] / name / 'result.json', 'w') as f:
+        json.dump({k: v for k, v in result.items() if v is not None}, f)
+
+
 def _strip_fingerprints(study) -> None:
     """Make every result look written by the runner before fingerprints."""
     for name in ('base', 'ft', 'pics', 'other'):
-        result = _result(study, name)
-        del result['fingerprint']
-        with open(study['work'] / name / 'result.json', 'w') as f:
-            json.dump(result, f)
+        _edit_result(study, name, fingerprint=None)
 
 
 def test_legacy_results_are_adopted_then_changes_are_caught(study):
@@ -225,9 +229,7 @@ def test_legacy_results_made_from_a_rerun_step_are_rerun_as_well(study):
 def test_a_legacy_result_older_than_what_it_was_made_from_is_stale(study):
     _run(study)
     _strip_fingerprints(study)
-    result = dict(_result(study, 'ft'), finished='2000-01-01 00:00:00')
-    with open(study['work'] / 'ft' / 'result.json', 'w') as f:
-        json.dump(result, f)
+    _edit_result(study, 'ft', finished='2000-01-01 00:00:00')
     with pytest.raises(StaleStepsError, match=r'ft \(refers to @base, which finished at \S+ '
                        r'\S+, after it \(2000-01-01 00:00:00\)\)'):
         _run(study)
@@ -237,10 +239,7 @@ def test_a_legacy_training_started_from_another_step_is_stale(study):
     """The spec changed which step ``ft`` starts from before fingerprints were recorded."""
     _run(study)
     _strip_fingerprints(study)
-    result = _result(study, 'ft')
-    result['load_from'] = str(study['work'] / 'earlier' / 'iter_1.pth')
-    with open(study['work'] / 'ft' / 'result.json', 'w') as f:
-        json.dump(result, f)
+    _edit_result(study, 'ft', load_from=str(study['work'] / 'earlier' / 'iter_1.pth'))
     with pytest.raises(StaleStepsError, match=r'ft \(started from \S+/earlier/iter_1.pth \(step '
                        r'earlier\), the spec now starts it from @base'):
         _run(study)
