@@ -308,13 +308,16 @@ class _ModelSeries:
 
 def _interleave(series: List[_ModelSeries], timed_run: Callable, warmup: int, repeats: int,
                 step: Callable[[], None]) -> None:
-    # Warm every model up, then repeat r runs every model once.
+    # Warm every model up, then repeat r runs every model once, starting with model r mod n:
+    # each model takes every place in the order alike (the first after a switch pays cold
+    # caches; a fixed order would charge it to the same model every time).
     for s in series:
         for i in range(warmup):
             s.run(i)
             step()
-    for i in range(repeats):
-        for s in series:
+    for i in range(repeats if series else 0):
+        start = i % len(series)
+        for s in series[start:] + series[:start]:
             timed_run(s, i)
             step()
 
@@ -327,7 +330,8 @@ def benchmark_models(models: Sequence[nn.Module],
                      parts: Optional[Sequence[Optional[List[str]]]] = None,
                      forward: str = 'tensor',
                      progress: bool = False) -> List[dict]:
-    """Time several models side by side, interleaved: repeat ``r`` runs every model once.
+    """Time several models side by side, interleaved: repeat ``r`` runs every model once,
+    starting with model ``r mod n`` (so no model always runs first).
 
     Interleaving spreads slow drifts of a shared machine (other jobs, clock changes) over all
     models alike, so their ratios are steadier than those of back-to-back series.

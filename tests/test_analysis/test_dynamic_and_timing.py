@@ -146,8 +146,9 @@ def test_models_timed_interleaved():
         model.decode_head.register_forward_hook(lambda m, i, o, _t=tag: order.append(_t))
     results = benchmark_models(models, [[_batch(0.0)], [_batch(1.0), _batch(0.0)]], warmup=1,
                                repeats=3, parts=[['backbone'], None])
-    # warm-up a, b; 3 interleaved repeats; part series: warm-up + 3 repeats of 'a' only
-    assert ''.join(order) == 'ab' + 'ab' * 3 + 'a' + 'aaa'
+    # warm-up a, b; 3 interleaved repeats, each starting with the next model in turn; part
+    # series: warm-up + 3 repeats of 'a' only
+    assert ''.join(order) == 'ab' + 'ab' + 'ba' + 'ab' + 'a' + 'aaa'
     assert [r['latency']['n'] for r in results] == [3, 3]
     assert set(results[0]['parts']) == {'backbone'} and 'parts' not in results[1]
     with pytest.raises(ValueError, match='one batch list'):
