@@ -27,7 +27,7 @@ from mmeffseg.utils.output_files import (atomic_output, prepare_output_dir, writ
 from .model_cost import measure_model_cost
 from .model_inputs import dataset_batches, shape_batches
 from .parts import check_parts, default_parts
-from .timing import benchmark_models
+from .timing import benchmark_models, latency_stats
 
 
 @dataclass(frozen=True)
@@ -423,31 +423,48 @@ def report_markdown(report: dict) -> str:
     return '\n'.join(lines + notes) + '\n'
 
 
+def _paired_quotients(samples, base_samples, flops_ratio: float) -> Optional[str]:
+    """Median [q1, q3] of the per-repeat latency ratios over the GFLOPs ratio; None without
+    samples of equal count (results from before samples were kept)."""
+    if not samples or not base_samples or len(samples) != len(base_samples):
+        return None
+    # Repeat r timed every model in one round, so pairing by round cancels the drifts of a
+    # shared machine that last longer than a round.
+    stats = latency_stats([s / b / flops_ratio for s, b in zip(samples, base_samples)])
+    return f"{stats['median']:.3f} [{stats['q1']:.3f}, {stats['q3']:.3f}]"
+
+
 def latency_flops_table(report: dict) -> str:
     """Per model and part, the latency ratio to the baseline over the GFLOPs ratio (markdown;
     empty with a single model). Parts are those timed and counted for both; a part whose FLOPs
-    did not change is shown too (its quotient is its latency ratio)."""
+    did not change is shown too (its quotient is its latency ratio).
+
+    The quotient of the medians is shown next to the median and quartiles of the per-repeat
+    quotients (each repeat's latency over the baseline's in the same round): their spread is
+    what a reader needs to tell a quotient from the noise of the machine."""
     rows = report['rows']
     if len(rows) < 2:
         return ''
     base = rows[0]
 
     def pairs(row):
-        # (part label, latency, FLOPs), whole model first.
-        yield 'whole', row['timing']['latency']['median'], row['cost']['flops']['full']['mean']
+        # (part label, latency stats, FLOPs), whole model first.
+        yield 'whole', row['timing']['latency'], row['cost']['flops']['full']['mean']
         for part, stats in row['timing'].get('parts', {}).items():
-            yield part, stats['median'], row['cost']['by_part']['full'].get(part)
+            yield part, stats, row['cost']['by_part']['full'].get(part)
 
     base_values = {name: (lat, flops) for name, lat, flops in pairs(base)}
-    lines = ['| model | part | latency ratio | GFLOPs ratio | quotient |', '|---|---|---|---|---|']
+    lines = ['| model | part | latency ratio | GFLOPs ratio | quotient | '
+             'quotient per repeat: median [q1, q3] |', '|---|---|---|---|---|---|']
     for row in rows[1:]:
         for name, lat, flops in pairs(row):
             base_lat, base_flops = base_values.get(name, (None, None))
             if not (lat and flops and base_lat and base_flops):
                 continue
-            lat_ratio, flops_ratio = lat / base_lat, flops / base_flops
+            lat_ratio, flops_ratio = lat['median'] / base_lat['median'], flops / base_flops
+            paired = _paired_quotients(lat.get('samples'), base_lat.get('samples'), flops_ratio)
             lines.append(f"| {row['name']} | {name} | {lat_ratio:.3f}x | {flops_ratio:.3f}x | "
-                         f'{lat_ratio / flops_ratio:.3f} |')
+                         f"{lat_ratio / flops_ratio:.3f} | {paired or 'n/a'} |")
     return '\n'.join(lines) if len(lines) > 2 else ''
 
 

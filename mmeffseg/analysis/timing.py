@@ -288,13 +288,16 @@ class _ModelSeries:
         return max(peaks) / 2**20
 
     def result(self, warmup: int, repeats: int) -> dict:
-        lat = latency_stats(self.seconds)
+        # ``samples`` keeps the timed forwards in repeat order: sample r of every model was
+        # timed in the same round, so per-round ratios between models can be paired.
+        lat = dict(latency_stats(self.seconds), samples=list(self.seconds))
         out = dict(device=str(self.device), batch_size=self.batch_size, forward=self.forward,
                    warmup=warmup, repeats=repeats, latency=lat,
                    throughput=self.batch_size / lat['median'],
                    peak_memory_mb=self._megabytes([self.peak_memory]))
         if self.parts:
-            out['parts'] = {p: latency_stats(v) for p, v in self.per_part.items()}
+            out['parts'] = {p: dict(latency_stats(v), samples=list(v))
+                            for p, v in self.per_part.items()}
             for p, peaks in self.part_peak.items():
                 out['parts'][p]['peak_memory_mb'] = max(peaks) / 2**20 if peaks else None
             if self.timer is not None and self.timer.reducers:
@@ -392,7 +395,8 @@ def benchmark_model(model: nn.Module,
         progress (bool): Show mmengine's progress bar.
 
     Returns:
-        dict: ``latency`` (seconds per batch: median, q1, q3, iqr, min, max, mean, n),
+        dict: ``latency`` (seconds per batch: median, q1, q3, iqr, min, max, mean, n, and
+        ``samples``, every timed forward in repeat order),
         ``throughput`` (images/s at the median), ``batch_size``, ``device`` and, with parts,
         ``peak_memory_mb`` (peak memory growth of one forward, see the module docstring),
         ``parts`` (per part the same statistics + ``peak_memory_mb``) and, when the model has

@@ -157,6 +157,27 @@ def test_models_timed_interleaved():
         benchmark_models(models[:1], [[_batch(0.0), dict(inputs=None, data_samples=[1, 2])]])
 
 
+def test_samples_kept_in_repeat_order(monkeypatch):
+    """Per-repeat samples stay in the order they were timed, so rounds can be paired."""
+    from mmeffseg.analysis import timing
+    clock = [0.0]  # a fake clock the model advances: no dependence on the machine's load
+    monkeypatch.setattr(timing.time, 'perf_counter', lambda: clock[0])
+
+    class _Slow(_ToyDynamic):
+        def __init__(self, durations):
+            super().__init__()
+            self.durations = iter(durations)
+
+        def _forward(self, inputs, data_samples):
+            clock[0] += next(self.durations)
+            return super()._forward(inputs, data_samples)
+
+    # one warm-up, then three timed forwards: long, short, middle
+    model = _Slow([9.0, 3.0, 1.0, 2.0]).eval()
+    latency = benchmark_models([model], [[_batch(0.0)]], warmup=1, repeats=3)[0]['latency']
+    assert latency['samples'] == [3.0, 1.0, 2.0] and latency['median'] == 2.0
+
+
 def test_progress_bar_counts_every_forward(capsys):
     models = [_ToyDynamic().eval(), _ToyDynamic().eval()]
     benchmark_models(models, [[_batch(0.0)], [_batch(0.0)]], warmup=1, repeats=2,

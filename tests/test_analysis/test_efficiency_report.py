@@ -163,9 +163,11 @@ def test_latency_against_flops_per_part():
     rows = [_table_row('base', 1e9, 100.0, None), _table_row('method', 5e8, 40.0, None)]
     report = dict(rows=rows)
     table = latency_flops_table(report).splitlines()
-    assert table[0] == '| model | part | latency ratio | GFLOPs ratio | quotient |'
-    assert '| method | whole | 1.000x | 1.000x | 1.000 |' in table
-    assert '| method | decode_head.pixel_decoder | 0.400x | 0.500x | 0.800 |' in table
+    assert table[0] == ('| model | part | latency ratio | GFLOPs ratio | quotient | '
+                        'quotient per repeat: median [q1, q3] |')
+    # Rows without per-repeat samples (older results) have no paired column.
+    assert '| method | whole | 1.000x | 1.000x | 1.000 | n/a |' in table
+    assert '| method | decode_head.pixel_decoder | 0.400x | 0.500x | 0.800 | n/a |' in table
     # The backbone was timed but not counted: no quotient for it.
     assert not any('| backbone |' in line for line in table)
     assert 'Does latency follow FLOPs?' in report_markdown(report)
@@ -203,3 +205,19 @@ def test_report_counts_mmseg_mask2former_with_the_tensor_forward(tmp_path):
     assert 0 < pd[1] < pd[0]
     assert all('decode_head.pixel_decoder' in r['timing']['parts'] for r in rows)
     assert 'pixel decoder latency ms' in report_markdown(report)
+
+
+def test_quotient_per_repeat_pairs_the_rounds():
+    from mmeffseg.analysis.efficiency_report import latency_flops_table
+    # Same whole-model FLOPs, so the quotient is the latency ratio. Round r's method time is
+    # divided by round r's baseline time: 0.15/0.2, 0.1/0.4, 0.2/0.3 -> 0.75, 0.25, 0.667.
+    base, method = _table_row('base', 1e9, 100.0, None), _table_row('method', 5e8, 40.0, None)
+    base['timing']['latency'] = dict(median=0.3, samples=[0.2, 0.4, 0.3])
+    method['timing']['latency'] = dict(median=0.15, samples=[0.15, 0.1, 0.2])
+    table = latency_flops_table(dict(rows=[base, method])).splitlines()
+    whole = next(line for line in table if '| whole |' in line)
+    assert whole == '| method | whole | 0.500x | 1.000x | 0.500 | 0.667 [0.458, 0.708] |'
+    # Unequal sample counts cannot be paired.
+    method['timing']['latency']['samples'] = [0.1]
+    table = latency_flops_table(dict(rows=[base, method])).splitlines()
+    assert next(line for line in table if '| whole |' in line).endswith('| 0.500 | n/a |')
