@@ -1,4 +1,5 @@
 """The group-wise FPN step + LPE equals the module path (lateral conv, upsample, add, LPE)."""
+import pytest
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
@@ -7,7 +8,8 @@ from mmengine.config import ConfigDict
 import mmeffseg.models.pixel_decoders.efficient_pixel_decoder as decoder_module
 from mmeffseg.models.pixel_decoders import EfficientMSDeformAttnPixelDecoder, LightPixelEmbedding
 from mmeffseg.models.pixel_decoders.group_wise_fpn_step import (group_wise_fpn_step,
-                                                                group_wise_fpn_step_supported)
+                                                                group_wise_fpn_step_supported,
+                                                                groups_per_step)
 from mmeffseg.testing.tiny_pixel_decoder import randomize_, tiny_feats, tiny_pixel_decoder
 
 GN = dict(type='GN', num_groups=8)
@@ -27,7 +29,19 @@ def _module_path(coarse, feat, lateral, lpe):
                              align_corners=False) + lat)
 
 
-def test_equals_module_path():
+@pytest.mark.parametrize('threads', [1, 2, 3])
+def test_equals_module_path(threads):
+    # 1 thread: one group per step; 2: two groups; 3: two too (a divisor of the 8 groups).
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        assert groups_per_step(8) == {1: 1, 2: 2, 3: 2}[threads]
+        _check_equals_module_path()
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _check_equals_module_path():
     lateral, lpe = _modules()
     g = torch.Generator().manual_seed(0)
     feat = torch.randn(2, 16, 14, 22, generator=g)
