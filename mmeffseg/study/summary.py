@@ -20,7 +20,7 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional
 
-from mmeffseg.analysis import cost_figures, timing_figures
+from mmeffseg.analysis import cost_figures, dynamic_figures, timing_figures
 from mmeffseg.utils.output_files import write_json, write_text_atomic
 from .steps import training_wall_seconds
 from .study_runner import Study, fmt_seconds
@@ -95,11 +95,8 @@ def summarize_report(step: dict, result: dict, stale: bool = False) -> dict:
             latency_ratio=ratio(fig['latency'], ref_fig['latency']),
             part_latency_ms=None if fig['part_latency'] is None else 1e3 * fig['part_latency'],
             part_latency_ratio=ratio(fig['part_latency'], ref_fig['part_latency']),
-            tokens_per_block=fig['tokens_per_block'], mean_exit=fig['mean_exit'],
-            keep_ratio_per_layer=fig['keep_ratio_per_layer'],
-            keep_ratio_min_per_layer=fig['keep_ratio_min_per_layer'],
-            keep_ratio_max_per_layer=fig['keep_ratio_max_per_layer'],
-            keep_target_per_layer=fig['keep_target_per_layer'],
+            # what the dynamic modules did, every figure dynamic_figures gives
+            **{key: fig[key] for key in dynamic_figures({})},
             per_class={k[4:]: v for k, v in (row.get('metrics') or {}).items()
                        if k.startswith('IoU.')}))
     noise = [r['quality'] for r in out_rows if r['name'] in step.get('noise', [])
