@@ -9,9 +9,10 @@ from mmengine.config import Config, DictAction
 
 from mmeffseg.apis import build_model, load_config, model_family
 from mmeffseg.ops import set_cpu_deform_attn
+from mmeffseg.utils.heap import keep_freed_memory
 from mmeffseg.utils.output_files import prepare_output_file
 from mmeffseg.utils.output_files import write_json  # noqa: F401  (the tools' JSON writer)
-from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
+from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg, add_keep_freed_memory_arg
 from .model_inputs import (collect_images, dataset_batches, image_batches,
                            shape_batches, usable_forward)
 
@@ -31,7 +32,7 @@ def cost_tool_parser(doc: str,
 
 def add_model_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
     """``--checkpoint``, ``--cfg-options``, ``--device``, ``--forward``,
-    ``--cpu-deform-attn``."""
+    ``--cpu-deform-attn``, ``--keep-freed-memory``."""
     if not many:
         parser.add_argument('--checkpoint', help='weights to load (default: from scratch)')
     parser.add_argument(
@@ -45,6 +46,7 @@ def add_model_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
         help="'tensor': the network (backbone, neck, heads) without post-processing, like "
         "mmdet/mmseg get_flops; 'predict': also the post-processing")
     add_cpu_deform_attn_arg(parser)
+    add_keep_freed_memory_arg(parser)
 
 
 def add_input_args(parser: argparse.ArgumentParser, default_images: Optional[int] = None) -> None:
@@ -66,12 +68,16 @@ def prepare(config: str, args: argparse.Namespace,
             checkpoint: Optional[str] = None) -> tuple:
     """Load the config and build the model from parsed arguments: ``(cfg, model)``.
 
-    Also selects the CPU deformable-attention core ``args.cpu_deform_attn`` for the process, and
+    Also selects the CPU deformable-attention core ``args.cpu_deform_attn`` for the process,
+    keeps freed memory in the heap with ``args.keep_freed_memory`` (:mod:`mmeffseg.utils.heap`),
+    and
     switches ``args.forward`` to ``'predict'`` (printing why) for a model whose tensor forward
     cannot run (:func:`~.model_inputs.usable_forward`).
     """
     if getattr(args, 'cpu_deform_attn', None):
         set_cpu_deform_attn(args.cpu_deform_attn)
+    if getattr(args, 'keep_freed_memory', False):
+        keep_freed_memory()
     cfg = load_config(config, args.cfg_options, getattr(args, 'cfg_options_allow_new', False))
     model = build_model(cfg, checkpoint, args.device)
     if getattr(args, 'forward', None):

@@ -22,6 +22,7 @@ from mmeffseg.apis import build_model, load_config, model_family
 from mmeffseg.datasets.data_roots import iter_dataset_cfgs
 from mmeffseg.ops import cpu_deform_attn as use_cpu_deform_attn
 from mmeffseg.utils import check_checkpoint_fits, progress_bar, read_checkpoint
+from mmeffseg.utils.heap import keep_freed_memory
 from mmeffseg.utils.output_files import (atomic_output, prepare_output_dir, write_json,
                                          write_text_atomic)
 from .model_cost import measure_model_cost
@@ -56,6 +57,9 @@ class ReportOptions:
             (training, evaluation, timing), ``'mmcv'`` or ``'gather'``; see
             :mod:`mmeffseg.ops.deform_attn_backend`. All configs use the same one.
             Default: 'mmcv'.
+        keep_freed_memory (bool): Keep freed memory in the process's heap for the whole
+            report (:mod:`mmeffseg.utils.heap`: no page faults of FLOP-free cost in the timed
+            forwards; peak memory then n/a on CPU). Default: False.
         progress (bool): Show mmengine's progress bars (training, test, FLOPs, timing) besides
             the report's step lines. Default: True.
     """
@@ -71,6 +75,7 @@ class ReportOptions:
     seed: int = 0
     parts: Sequence[str] = ()
     cpu_deform_attn: str = 'mmcv'
+    keep_freed_memory: bool = False
     progress: bool = True
 
 
@@ -232,6 +237,8 @@ def run_efficiency_report(baseline: str,
         log (callable): Printer of the report's step lines (one per step, with the elapsed
             time); counts within a step show as mmengine progress bars on stdout.
     """
+    if options.keep_freed_memory:
+        keep_freed_memory()
     with use_cpu_deform_attn(options.cpu_deform_attn):
         report = _run_report(baseline, methods, options, log)
     report.update(cpu_deform_attn=options.cpu_deform_attn, threads=torch.get_num_threads())
@@ -404,6 +411,7 @@ def report_markdown(report: dict) -> str:
         f"{timing0['device']}"
         + (f", {report['threads']} CPU thread(s)" if report.get('threads') else '')
         + (f", CPU deformable-attention core '{core}'" if core else '')
+        + (', freed memory kept in the heap' if timing0.get('heap') == 'kept' else '')
         + f"; all models timed interleaved ({timing0['warmup']} warm-up + "
         f"{timing0['repeats']} timed forwards each), parts in a second tracked series; "
         'peak MB: peak memory growth of one forward (process RSS on CPU, '
@@ -415,6 +423,11 @@ def report_markdown(report: dict) -> str:
                      '(a smoke-scale comparison, not the papers\' numbers).')
     if not report.get('same_images', True):
         notes.append('WARNING: configs were measured on different images.')
+    faults = [(r['name'], r['timing'].get('minor_faults')) for r in rows]
+    if all(f is not None for _, f in faults):
+        notes.append('Minor page faults per whole forward (median; pages the kernel maps and '
+                     'zeroes, time without FLOPs): '
+                     + ', '.join(f'{name} {f:,.0f}' for name, f in faults) + '.')
     follows = latency_flops_table(report)
     if follows:
         notes += ['', 'Does latency follow FLOPs? Each model against the baseline, whole model '

@@ -13,6 +13,7 @@ in the tracked pass) is the growth over the memory in use when the model / part 
 ``torch.cuda.max_memory_allocated`` on CUDA, the process's peak resident set size (Linux
 ``VmHWM``, reset through ``/proc/self/clear_refs``) on CPU; None where neither is available.
 """
+import resource
 import statistics
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -20,6 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from mmeffseg.utils.heap import freed_memory_kept
 from mmeffseg.utils.progress import progress_bar
 from .forward_tracker import ForwardTracker
 from .model_inputs import run_network
@@ -75,6 +77,12 @@ class _MemoryProbe:
             _sync(self.device)
             return torch.cuda.max_memory_allocated(self.device)
         return 1024 * self._status_kb('VmHWM:')
+
+
+def _minor_faults() -> int:
+    # Pages the kernel mapped (and zeroed) for the process: on CPU, the time a forward spends
+    # page-faulting its tensors in has no FLOPs behind it (see mmeffseg.utils.heap).
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def latency_stats(seconds: Sequence[float]) -> Dict[str, float]:
@@ -242,6 +250,7 @@ class _ModelSeries:
         self.batch_size = sizes.pop()
         self.device = _model_device(model)
         self.seconds: List[float] = []
+        self.faults: List[int] = []
         self.per_part = {p: [] for p in self.parts}
         self.reducer_self: List[float] = []
         self.backbone_share: List[float] = []
@@ -257,11 +266,13 @@ class _ModelSeries:
         # outside the timed span.
         probe = _MemoryProbe(self.device) if self.peak_memory is None else None
         used = probe.start() if probe is not None and probe.available else None
+        faults = _minor_faults()
         _sync(self.device)
         t0 = time.perf_counter()
         self.run(i)
         _sync(self.device)
         self.seconds.append(time.perf_counter() - t0)
+        self.faults.append(_minor_faults() - faults)
         if used is not None:
             self.peak_memory = probe.peak() - used
 
@@ -293,8 +304,11 @@ class _ModelSeries:
         lat = dict(latency_stats(self.seconds), samples=list(self.seconds))
         out = dict(device=str(self.device), batch_size=self.batch_size, forward=self.forward,
                    warmup=warmup, repeats=repeats, latency=lat,
+                   heap='kept' if freed_memory_kept() else 'system',
                    throughput=self.batch_size / lat['median'],
-                   peak_memory_mb=self._megabytes([self.peak_memory]))
+                   peak_memory_mb=self._megabytes([self.peak_memory]),
+                   minor_faults=(statistics.median(self.faults)
+                                 if self.device.type == 'cpu' else None))
         if self.parts:
             out['parts'] = {p: dict(latency_stats(v), samples=list(v))
                             for p, v in self.per_part.items()}
@@ -396,7 +410,9 @@ def benchmark_model(model: nn.Module,
 
     Returns:
         dict: ``latency`` (seconds per batch: median, q1, q3, iqr, min, max, mean, n, and
-        ``samples``, every timed forward in repeat order),
+        ``samples``, every timed forward in repeat order), ``heap`` (``'kept'`` where
+        :func:`mmeffseg.utils.heap.keep_freed_memory` was applied, else ``'system'``),
+        ``minor_faults`` (median minor page faults of one whole forward; None off CPU),
         ``throughput`` (images/s at the median), ``batch_size``, ``device`` and, with parts,
         ``peak_memory_mb`` (peak memory growth of one forward, see the module docstring),
         ``parts`` (per part the same statistics + ``peak_memory_mb``) and, when the model has
@@ -444,7 +460,8 @@ def format_benchmark(result: dict, title: str = '') -> str:
     lat = result['latency']
     lines.append(f"device {result['device']}, batch {result['batch_size']}, "
                  f"{result['warmup']} warm-up + {result['repeats']} timed forwards "
-                 f"(forward={result['forward']})")
+                 f"(forward={result['forward']})"
+                 + (', freed memory kept in the heap' if result.get('heap') == 'kept' else ''))
     header = (f"{'':<40}{'median ms':>11}{'IQR ms':>9}{'min ms':>9}{'max ms':>9}"
               f"{'peak MB':>9}")
     lines += [header, '-' * len(header)]
@@ -462,6 +479,8 @@ def format_benchmark(result: dict, title: str = '') -> str:
         lines.append(row('  token reducers (self time)', red['self_time']))
     lines.append('-' * len(header))
     lines.append(f"throughput: {result['throughput']:.2f} images/s")
+    if result.get('minor_faults') is not None:
+        lines.append(f"minor page faults per forward (median): {result['minor_faults']:,.0f}")
     if red and 'share_of_backbone' in red:
         lines.append(f"token reducers' own work: {100 * red['share_of_backbone']:.1f}% of "
                      f"backbone time (median)")

@@ -25,6 +25,16 @@ def add_cpu_deform_attn_arg(parser: argparse.ArgumentParser) -> None:
         'several times faster). GPU runs use the CUDA op either way.')
 
 
+def add_keep_freed_memory_arg(parser: argparse.ArgumentParser) -> None:
+    """``--keep-freed-memory`` for timing tools; apply it with
+    :func:`mmeffseg.utils.heap.keep_freed_memory`."""
+    parser.add_argument(
+        '--keep-freed-memory', action='store_true',
+        help="keep freed memory in the process's heap (glibc), so forwards do not page-fault "
+        'their large tensors in anew each time: steadier CPU timings without that FLOP-free '
+        'cost, as jemalloc / tcmalloc give; peak MB then reads n/a on CPU')
+
+
 def add_common_args(parser: argparse.ArgumentParser, overrides_example: str) -> None:
     """The flags tools/train.py and tools/test.py share (mmdet's / mmseg's names)."""
     parser.add_argument('--work-dir', help='the dir to save logs, models and metrics')

@@ -1,4 +1,5 @@
 """Per-image averaging of a dynamic model, dynamic traces, and the timing statistics."""
+import sys
 import time
 
 import pytest
@@ -150,6 +151,8 @@ def test_models_timed_interleaved():
     # series: warm-up + 3 repeats of 'a' only
     assert ''.join(order) == 'ab' + 'ab' + 'ba' + 'ab' + 'a' + 'aaa'
     assert [r['latency']['n'] for r in results] == [3, 3]
+    # this test process keeps glibc's default heap, and the results say so
+    assert [r['heap'] for r in results] == ['system', 'system']
     assert set(results[0]['parts']) == {'backbone'} and 'parts' not in results[1]
     with pytest.raises(ValueError, match='one batch list'):
         benchmark_models(models, [[_batch(0.0)]])
@@ -176,6 +179,22 @@ def test_samples_kept_in_repeat_order(monkeypatch):
     model = _Slow([9.0, 3.0, 1.0, 2.0]).eval()
     latency = benchmark_models([model], [[_batch(0.0)]], warmup=1, repeats=3)[0]['latency']
     assert latency['samples'] == [3.0, 1.0, 2.0] and latency['median'] == 2.0
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason="glibc's default heap")
+def test_page_faults_counted_per_forward():
+    """A forward that allocates a fresh 64 MB tensor page-faults it in every time (glibc gives
+    allocations above 32 MB back to the OS when freed); one that allocates nothing does not."""
+
+    class _Allocating(_ToyDynamic):
+        def _forward(self, inputs, data_samples):
+            torch.ones(16 * 2**20)
+            return super()._forward(inputs, data_samples)
+
+    results = benchmark_models([_Allocating().eval(), _ToyDynamic().eval()],
+                               [[_batch(0.0)], [_batch(0.0)]], warmup=1, repeats=3)
+    assert results[0]['minor_faults'] > 8000 and results[1]['minor_faults'] < 1000
+    assert 'minor page faults per forward (median): ' in format_benchmark(results[0])
 
 
 def test_progress_bar_counts_every_forward(capsys):

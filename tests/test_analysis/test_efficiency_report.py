@@ -181,11 +181,12 @@ def test_command_line_maps_to_the_options_in_one_place():
                             'none', '--train-iters', '5', '--shape', '64', '96',
                             '--eval-images', '2', '--warmup', '0', '--repeats', '7',
                             '--metric', 'mIoU', '--seed', '3', '--cfg-options', 'a.b=1',
-                            '--part', 'backbone.layers.0', '--cpu-deform-attn', 'gather'])
+                            '--part', 'backbone.layers.0', '--cpu-deform-attn', 'gather',
+                            '--keep-freed-memory'])
     assert tool.report_options(args) == ReportOptions(
         checkpoints=['b.pth', 'none'], train_iters=5, num_images=None, shape=(64, 96),
         eval_images=2, warmup=0, repeats=7, metric='mIoU', cfg_options={'a.b': 1}, seed=3,
-        parts=('backbone.layers.0', ), cpu_deform_attn='gather')
+        parts=('backbone.layers.0', ), cpu_deform_attn='gather', keep_freed_memory=True)
     defaults = tool.report_options(tool.parse_args(['--baseline', 'b.py']))
     assert defaults == ReportOptions()  # the command line's defaults are the library's
 

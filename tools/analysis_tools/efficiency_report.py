@@ -23,7 +23,7 @@ from mmengine.config import DictAction
 from mmeffseg.analysis.efficiency_report import (ReportOptions, report_markdown,
                                                  run_efficiency_report, write_report)
 from mmeffseg.utils.output_files import prepare_output_dir
-from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg
+from mmeffseg.utils.run_setup import add_cpu_deform_attn_arg, add_keep_freed_memory_arg
 
 
 def parse_args(argv=None):
@@ -52,6 +52,7 @@ def parse_args(argv=None):
                         help='also time this submodule (dotted name) besides the default parts '
                         '(backbone, pixel decoder, ...); repeatable')
     add_cpu_deform_attn_arg(parser)
+    add_keep_freed_memory_arg(parser)
     parser.add_argument('--out-dir', default='work_dirs/efficiency_report')
     return parser.parse_args(argv)
 
@@ -64,7 +65,7 @@ def report_options(args: argparse.Namespace) -> ReportOptions:
         shape=tuple(args.shape) if args.shape else None, eval_images=args.eval_images,
         warmup=args.warmup, repeats=args.repeats, metric=args.metric,
         cfg_options=args.cfg_options, seed=args.seed, parts=tuple(args.part),
-        cpu_deform_attn=args.cpu_deform_attn)
+        cpu_deform_attn=args.cpu_deform_attn, keep_freed_memory=args.keep_freed_memory)
 
 
 def main(argv=None):
