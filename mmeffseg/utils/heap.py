@@ -1,7 +1,8 @@
 """Keep freed memory in the process's heap, so that repeated forwards reuse it (glibc only).
 
 By default glibc's malloc serves a large allocation (above a threshold that adapts to what was
-freed, at most 32 MB) with fresh pages from the OS and gives them back when it is freed. A
+freed, at most 32 MB) that its heap has no free room for with fresh pages from the OS, and gives
+them back when it is freed (as it trims a heap whose free top grows past a threshold). A
 large model then page-faults its big activations in anew on every forward: mmdet's R50
 Mask2Former at 1024x1024 on CPU takes 675,585 minor page faults per forward (2.6 GB of pages
 zeroed by the kernel; `tools/analysis_tools/benchmark.py` with `--shape 1024 1024 --no-parts
