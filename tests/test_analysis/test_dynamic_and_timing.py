@@ -159,47 +159,40 @@ def test_models_timed_interleaved():
         benchmark_models(models[:1], [[_batch(0.0), dict(inputs=None, data_samples=[1, 2])]])
 
 
+class _Scripted(_ToyDynamic):
+    """Before each forward, advances a fake counter (clock, page faults) by the next scripted
+    amount, so what the timing loop reads does not depend on the machine."""
+
+    def __init__(self, counter: list, amounts: list):
+        super().__init__()
+        self.counter, self.amounts = counter, iter(amounts)
+
+    def _forward(self, inputs, data_samples):
+        self.counter[0] += next(self.amounts)
+        return super()._forward(inputs, data_samples)
+
+
 def test_samples_kept_in_repeat_order(monkeypatch):
     """Per-repeat samples stay in the order they were timed, so rounds can be paired."""
     from mmeffseg.analysis import timing
-    clock = [0.0]  # a fake clock the model advances: no dependence on the machine's load
+    clock = [0.0]
     monkeypatch.setattr(timing.time, 'perf_counter', lambda: clock[0])
-
-    class _Slow(_ToyDynamic):
-        def __init__(self, durations):
-            super().__init__()
-            self.durations = iter(durations)
-
-        def _forward(self, inputs, data_samples):
-            clock[0] += next(self.durations)
-            return super()._forward(inputs, data_samples)
-
     # one warm-up, then three timed forwards: long, short, middle
-    model = _Slow([9.0, 3.0, 1.0, 2.0]).eval()
+    model = _Scripted(clock, [9.0, 3.0, 1.0, 2.0]).eval()
     latency = benchmark_models([model], [[_batch(0.0)]], warmup=1, repeats=3)[0]['latency']
     assert latency['samples'] == [3.0, 1.0, 2.0] and latency['median'] == 2.0
 
 
 def test_page_faults_counted_per_forward(monkeypatch):
     """Each whole forward's minor page faults are counted and their median reported (a fake
-    counter the model advances: the real one depends on the process's heap, which
+    counter: the real one depends on the process's heap history, which
     tests/test_foundation/test_heap.py checks in fresh processes)."""
     from mmeffseg.analysis import timing
-    counter = [0]
-    monkeypatch.setattr(timing, '_minor_faults', lambda: counter[0])
-
-    class _Faulting(_ToyDynamic):
-        def __init__(self, faults):
-            super().__init__()
-            self.faults = iter(faults)
-
-        def _forward(self, inputs, data_samples):
-            counter[0] += next(self.faults)
-            return super()._forward(inputs, data_samples)
-
+    faults = [0]
+    monkeypatch.setattr(timing, '_minor_faults', lambda: faults[0])
     # warm-up (not counted), then three timed forwards
-    result = benchmark_models([_Faulting([999, 10, 30, 20]).eval()], [[_batch(0.0)]],
-                              warmup=1, repeats=3)[0]
+    model = _Scripted(faults, [999, 10, 30, 20]).eval()
+    result = benchmark_models([model], [[_batch(0.0)]], warmup=1, repeats=3)[0]
     assert result['minor_faults'] == 20
     assert 'minor page faults per forward (median): 20' in format_benchmark(result)
 
