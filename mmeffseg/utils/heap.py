@@ -31,8 +31,9 @@ def keep_freed_memory() -> None:
     (``M_MMAP_MAX = 0``, ``M_TRIM_THRESHOLD`` at its maximum), for the rest of the process.
 
     Raises:
-        ValueError: Where the C library is not glibc (or refuses the settings): nothing was
-            changed, and the run should go on without the option.
+        ValueError: Where the C library is not glibc (nothing was changed), or where glibc
+            refuses a setting (not seen; the heap is then not recorded as kept); the run should
+            go on without the option.
     """
     global _kept
     try:
