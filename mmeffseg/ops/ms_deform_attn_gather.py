@@ -20,21 +20,34 @@ from torch import Tensor
 # neighbour of a clamped sampling position is inside the padded map: positions outside the
 # image then read zeros, which is grid_sample's zero padding.
 _PAD_BEFORE, _PAD_AFTER = 1, 2
+# Table rows that int32 indices can address (embedding_bag takes int32 or int64 indices).
+_INT32_ROWS = 2**31 - 1
+# Pixel positions within a padded map that float32 holds exactly.
+_FLOAT32_EXACT = 2**24
 
 
 def _padded_value_table(value: Tensor, shapes: List[tuple]) -> tuple:
     """``(B*heads*S_padded, head_dims)`` rows ordered (image, head, level, y, x); level starts."""
     bs, _, num_heads, head_dims = value.shape
     per_head = value.permute(0, 2, 1, 3)  # (B, heads, S, head_dims)
-    pad = (0, 0, _PAD_BEFORE, _PAD_AFTER, _PAD_BEFORE, _PAD_AFTER)
-    tables, starts, start, offset = [], [], 0, 0
-    for h, w in shapes:
-        level = per_head[:, :, offset:offset + h * w].reshape(bs, num_heads, h, w, head_dims)
-        tables.append(F.pad(level, pad).reshape(bs, num_heads, -1, head_dims))
+    padded = [(h + _PAD_BEFORE + _PAD_AFTER) * (w + _PAD_BEFORE + _PAD_AFTER) for h, w in shapes]
+    # One zeroed table and one copy of each level into its interior: the map is written once.
+    table = value.new_zeros(bs, num_heads, sum(padded), head_dims)
+    starts, start, offset = [], 0, 0
+    for (h, w), size in zip(shapes, padded):
+        level = table[:, :, start:start + size].view(bs, num_heads, h + _PAD_BEFORE + _PAD_AFTER,
+                                                     w + _PAD_BEFORE + _PAD_AFTER, head_dims)
+        level[:, :, _PAD_BEFORE:_PAD_BEFORE + h, _PAD_BEFORE:_PAD_BEFORE + w] = \
+            per_head[:, :, offset:offset + h * w].unflatten(2, (h, w))
         starts.append(start)
-        start += (h + _PAD_BEFORE + _PAD_AFTER) * (w + _PAD_BEFORE + _PAD_AFTER)
+        start += size
         offset += h * w
-    return torch.cat(tables, dim=2).reshape(-1, head_dims), starts, start
+    return table.view(-1, head_dims), starts, start
+
+
+def _per_column(values: List[float], repeat: int, like: Tensor, dtype: torch.dtype) -> Tensor:
+    """A row of per-level constants, each repeated ``repeat`` times: (levels * repeat,)."""
+    return torch.tensor(values, dtype=dtype, device=like.device).repeat_interleave(repeat)
 
 
 def multi_scale_deformable_attn_gather(value: Tensor, value_spatial_shapes: Tensor,
@@ -63,37 +76,48 @@ def multi_scale_deformable_attn_gather(value: Tensor, value_spatial_shapes: Tens
     # Coordinates in at least float32, so that pixel positions stay exact.
     loc = sampling_locations.float() if sampling_locations.dtype in (
         torch.float16, torch.bfloat16) else sampling_locations
-    widths = loc.new_tensor([w for _, w in shapes]).view(num_levels, 1)
-    heights = loc.new_tensor([h for h, _ in shapes]).view(num_levels, 1)
+    # Every step below works on rows of (level, point[, x/y]) columns with a constant per
+    # column: broadcasting a per-level constant over 4 points would make each op loop over 4
+    # elements at a time, several times slower on CPU.
+    lp = num_levels * num_points
+    size = torch.tensor([(w, h) for h, w in shapes], dtype=loc.dtype, device=loc.device)
+    size = size.view(num_levels, 1, 2).expand(num_levels, num_points, 2).reshape(-1)
     # Pixel coordinates (align_corners=False: x * W - 0.5) shifted into the padded map and
     # clamped to it; a clamped position lies wholly in the zero border, as it should.
-    x = torch.minimum((loc[..., 0] * widths + (_PAD_BEFORE - 0.5)).clamp(min=0), widths + 1)
-    y = torch.minimum((loc[..., 1] * heights + (_PAD_BEFORE - 0.5)).clamp(min=0), heights + 1)
-    x0, y0 = x.floor(), y.floor()
-    fx, fy = x - x0, y - y0
+    xy = (loc.reshape(bs, num_queries, num_heads, lp * 2) * size).add_(_PAD_BEFORE - 0.5)
+    xy = torch.minimum(xy.clamp_(min=0), size + 1)
+    xy0 = xy.floor()
+    frac = xy - xy0
+    fx, fy = frac[..., 0::2], frac[..., 1::2]
 
-    padded_w = torch.tensor([w + _PAD_BEFORE + _PAD_AFTER for _, w in shapes],
-                            device=loc.device)
     # Index of the top-left neighbour: (image, head) block + level start + y * W_padded + x.
-    block = (torch.arange(bs, device=loc.device).view(bs, 1, 1, 1, 1) * num_heads +
-             torch.arange(num_heads, device=loc.device).view(1, 1, num_heads, 1, 1))
-    level_start = torch.tensor(starts, device=loc.device).view(num_levels, 1)
-    top_left = (y0.long() * padded_w.view(num_levels, 1) + x0.long() +
-                (block * padded_keys + level_start))
+    # The in-map part is computed in floating point, exact while a padded map has fewer pixels
+    # than float32 holds exactly (else in float64); int32 indices halve the index traffic
+    # wherever the table's rows allow them.
+    index_dtype = torch.int32 if table.shape[0] <= _INT32_ROWS else torch.long
+    largest = max((h + _PAD_BEFORE + _PAD_AFTER) * (w + _PAD_BEFORE + _PAD_AFTER)
+                  for h, w in shapes)
+    exact = torch.float64 if largest >= _FLOAT32_EXACT else None
+    padded_w = _per_column([w + _PAD_BEFORE + _PAD_AFTER for _, w in shapes], num_points,
+                           loc, exact or loc.dtype)
+    if exact is not None:
+        xy0 = xy0.to(exact)
+    top_left = torch.addcmul(xy0[..., 0::2], xy0[..., 1::2], padded_w).to(index_dtype)
+    top_left += (torch.arange(bs * num_heads, dtype=index_dtype, device=loc.device).view(
+        bs, 1, num_heads, 1) * padded_keys + _per_column(starts, num_points, loc, index_dtype))
     # The four neighbours, in the order of the weights below: (y0, x0), (y0, x1), (y1, x0),
     # (y1, x1).
-    neighbour = torch.stack(
-        [torch.zeros_like(padded_w),
-         torch.ones_like(padded_w), padded_w, padded_w + 1], dim=-1).view(num_levels, 1, 4)
-    index = top_left.unsqueeze(-1) + neighbour
-    attn = attention_weights.to(loc.dtype)
-    weight_y = torch.stack([attn * (1 - fy), attn * fy], dim=-1)
-    weight_x = torch.stack([1 - fx, fx], dim=-1)
-    weight = weight_y.unsqueeze(-1) * weight_x.unsqueeze(-2)  # (..., 2, 2) -> 4 neighbours
+    step = padded_w.to(index_dtype)
+    index = top_left.unsqueeze(-2) + torch.stack(
+        [torch.zeros_like(step), torch.ones_like(step), step, step + 1])  # (..., 4, lp)
+    attn = attention_weights.to(loc.dtype).reshape(bs, num_queries, num_heads, lp)
+    weight_y = torch.stack([attn * (1 - fy), attn * fy], dim=-2)
+    weight_x = torch.stack([1 - fx, fx], dim=-2)
+    weight = weight_y.unsqueeze(-2) * weight_x.unsqueeze(-3)  # (..., 2, 2, lp) -> 4 neighbours
 
-    samples = num_levels * num_points * 4
+    samples = lp * 4
     out = F.embedding_bag(
-        index.reshape(-1, samples), table,
+        index.view(-1, samples), table,
         per_sample_weights=weight.reshape(-1, samples).to(table.dtype), mode='sum')
     # Bags are ordered (image, query, head), so the heads' channels are already side by side.
     return out.view(bs, num_queries, num_heads * head_dims)

@@ -42,6 +42,19 @@ def test_forward_equals_mmcv(kwargs):
     assert ref.abs().max().item() > 0.1  # a real comparison, not zeros against zeros
 
 
+def test_wide_index_paths_equal_mmcv(monkeypatch):
+    """The int64 indices (tables past int32's rows) and the float64 pixel index (maps past
+    float32's exact integers) give the same result; forced here on small maps."""
+    from mmeffseg.ops import ms_deform_attn_gather as core_mod
+    value, spatial, loc, attn = _inputs(spread=2.0)
+    ref = MMCV_CORE(value, spatial, loc, attn)
+    monkeypatch.setattr(core_mod, '_INT32_ROWS', 0)
+    monkeypatch.setattr(core_mod, '_FLOAT32_EXACT', 1)
+    out = multi_scale_deformable_attn_gather(value, spatial, loc, attn)
+    assert (out - ref).abs().max().item() <= 1e-5
+    assert ref.abs().max().item() > 0.1
+
+
 def test_backward_equals_mmcv():
     grads = []
     for core in (MMCV_CORE, multi_scale_deformable_attn_gather):
