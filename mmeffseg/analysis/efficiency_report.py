@@ -28,7 +28,7 @@ from mmeffseg.utils.output_files import (atomic_output, prepare_output_dir, writ
 from .model_cost import measure_model_cost
 from .model_inputs import dataset_batches, shape_batches
 from .parts import check_parts, default_parts
-from .timing import benchmark_models, latency_stats
+from .timing import benchmark_models, heap_note, latency_stats
 
 
 @dataclass(frozen=True)
@@ -411,7 +411,7 @@ def report_markdown(report: dict) -> str:
         f"{timing0['device']}"
         + (f", {report['threads']} CPU thread(s)" if report.get('threads') else '')
         + (f", CPU deformable-attention core '{core}'" if core else '')
-        + (', freed memory kept in the heap' if timing0.get('heap') == 'kept' else '')
+        + heap_note(timing0)
         + f"; all models timed interleaved ({timing0['warmup']} warm-up + "
         f"{timing0['repeats']} timed forwards each), parts in a second tracked series; "
         'peak MB: peak memory growth of one forward (process RSS on CPU, '

@@ -454,6 +454,12 @@ def timing_figures(result: dict) -> dict:
     return out
 
 
+def heap_note(result: dict) -> str:
+    """``', freed memory kept in the heap'`` for a timing result taken with the heap kept
+    (:mod:`mmeffseg.utils.heap`), else ``''``: the renderers' one wording of that setting."""
+    return ', freed memory kept in the heap' if result.get('heap') == 'kept' else ''
+
+
 def format_benchmark(result: dict, title: str = '') -> str:
     """Render :func:`benchmark_model`'s result as plain text (milliseconds)."""
     lines = [title] if title else []
@@ -461,7 +467,7 @@ def format_benchmark(result: dict, title: str = '') -> str:
     lines.append(f"device {result['device']}, batch {result['batch_size']}, "
                  f"{result['warmup']} warm-up + {result['repeats']} timed forwards "
                  f"(forward={result['forward']})"
-                 + (', freed memory kept in the heap' if result.get('heap') == 'kept' else ''))
+                 + heap_note(result))
     header = (f"{'':<40}{'median ms':>11}{'IQR ms':>9}{'min ms':>9}{'max ms':>9}"
               f"{'peak MB':>9}")
     lines += [header, '-' * len(header)]

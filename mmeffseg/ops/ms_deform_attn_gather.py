@@ -26,23 +26,28 @@ _INT32_ROWS = 2**31 - 1
 _FLOAT32_EXACT = 2**24
 
 
-def _padded_value_table(value: Tensor, shapes: List[tuple]) -> tuple:
-    """``(B*heads*S_padded, head_dims)`` rows ordered (image, head, level, y, x); level starts."""
+def _padded_value_table(value: Tensor, shapes: List[tuple], padded: List[tuple]) -> tuple:
+    """``(B*heads*S_padded, head_dims)`` rows ordered (image, head, level, y, x); level starts.
+
+    ``padded`` holds each level's ``(h, w)`` with its zero border (:func:`_padded_shape`)."""
     bs, _, num_heads, head_dims = value.shape
     per_head = value.permute(0, 2, 1, 3)  # (B, heads, S, head_dims)
-    padded = [(h + _PAD_BEFORE + _PAD_AFTER) * (w + _PAD_BEFORE + _PAD_AFTER) for h, w in shapes]
     # One zeroed table and one copy of each level into its interior: the map is written once.
-    table = value.new_zeros(bs, num_heads, sum(padded), head_dims)
+    table = value.new_zeros(bs, num_heads, sum(hp * wp for hp, wp in padded), head_dims)
     starts, start, offset = [], 0, 0
-    for (h, w), size in zip(shapes, padded):
-        level = table[:, :, start:start + size].view(bs, num_heads, h + _PAD_BEFORE + _PAD_AFTER,
-                                                     w + _PAD_BEFORE + _PAD_AFTER, head_dims)
+    for (h, w), (hp, wp) in zip(shapes, padded):
+        level = table[:, :, start:start + hp * wp].view(bs, num_heads, hp, wp, head_dims)
         level[:, :, _PAD_BEFORE:_PAD_BEFORE + h, _PAD_BEFORE:_PAD_BEFORE + w] = \
             per_head[:, :, offset:offset + h * w].unflatten(2, (h, w))
         starts.append(start)
-        start += size
+        start += hp * wp
         offset += h * w
     return table.view(-1, head_dims), starts, start
+
+
+def _padded_shape(h: int, w: int) -> tuple:
+    """A level's ``(h, w)`` with its zero border."""
+    return h + _PAD_BEFORE + _PAD_AFTER, w + _PAD_BEFORE + _PAD_AFTER
 
 
 def _per_column(values: List[float], repeat: int, like: Tensor, dtype: torch.dtype) -> Tensor:
@@ -71,7 +76,8 @@ def multi_scale_deformable_attn_gather(value: Tensor, value_spatial_shapes: Tens
     if sum(h * w for h, w in shapes) != num_keys:
         raise ValueError(f'value has {num_keys} keys but value_spatial_shapes {shapes} sum to '
                          f'{sum(h * w for h, w in shapes)}')
-    table, starts, padded_keys = _padded_value_table(value, shapes)
+    padded = [_padded_shape(h, w) for h, w in shapes]
+    table, starts, padded_keys = _padded_value_table(value, shapes, padded)
 
     # Coordinates in at least float32, so that pixel positions stay exact.
     loc = sampling_locations.float() if sampling_locations.dtype in (
@@ -95,11 +101,8 @@ def multi_scale_deformable_attn_gather(value: Tensor, value_spatial_shapes: Tens
     # than float32 holds exactly (else in float64); int32 indices halve the index traffic
     # wherever the table's rows allow them.
     index_dtype = torch.int32 if table.shape[0] <= _INT32_ROWS else torch.long
-    largest = max((h + _PAD_BEFORE + _PAD_AFTER) * (w + _PAD_BEFORE + _PAD_AFTER)
-                  for h, w in shapes)
-    exact = torch.float64 if largest >= _FLOAT32_EXACT else None
-    padded_w = _per_column([w + _PAD_BEFORE + _PAD_AFTER for _, w in shapes], num_points,
-                           loc, exact or loc.dtype)
+    exact = torch.float64 if max(hp * wp for hp, wp in padded) >= _FLOAT32_EXACT else None
+    padded_w = _per_column([wp for _, wp in padded], num_points, loc, exact or loc.dtype)
     if exact is not None:
         xy0 = xy0.to(exact)
     top_left = torch.addcmul(xy0[..., 0::2], xy0[..., 1::2], padded_w).to(index_dtype)
